@@ -1,0 +1,31 @@
+"""Test configuration: hypothesis profiles and the data folder.
+
+HYPOTHESIS_PROFILE=thorough runs every theory property on >= 10,000 examples;
+the default profile ("ci") keeps the whole suite to a few minutes on 2 cores.
+"""
+
+import os
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "thorough",
+    max_examples=10_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# The experiments read MNIST / Fashion-MNIST from INVARIANCE_DATA; tests default to ../shared/data.
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+if "INVARIANCE_DATA" not in os.environ and _SHARED.is_dir():
+    os.environ["INVARIANCE_DATA"] = str(_SHARED)

@@ -1,0 +1,1 @@
+"""Theory of invariance-error minimization: finite groups and gradient flows (numpy/scipy/sympy, no torch)."""
