@@ -1,0 +1,75 @@
+"""R independent MLPs held as stacked weight tensors, so one batched matmul trains them all.
+
+Layer i of run r is ``weight[i][r]`` (out, in) and ``bias[i][r]`` (out,), the layout of
+``nn.Linear``; ``unstack`` returns run r's parameters under the state-dict keys of
+:class:`empirical.models.MLP` (``layers.{i}.weight`` / ``layers.{i}.bias``), so a trained
+run loads straight into the models the metrics are computed on. Stacking is exact
+arithmetic per run: nothing mixes runs, and Adam (elementwise) on the stacked tensors
+is R independent Adams.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+__all__ = ["init_stack", "stacked_forward", "unstack", "layer_sizes", "forward_macs"]
+
+
+def layer_sizes(in_features: int = 1296, hidden: int = 128, depth: int = 5, classes: int = 9) -> list[tuple[int, int]]:
+    """(in, out) of each of the ``depth`` linear layers of the MLP of Sec. 4.1."""
+    dims = [in_features] + [hidden] * (depth - 1) + [classes]
+    return list(zip(dims[:-1], dims[1:]))
+
+
+def forward_macs(sizes: list[tuple[int, int]], group_order: int = 1, tied_first: bool = False) -> int:
+    """Multiply-adds of one forward pass per input sample (the first layer |G| times for a tied model)."""
+    first = sizes[0][0] * sizes[0][1] * (group_order if tied_first else 1)
+    return first + sum(i * o for i, o in sizes[1:])
+
+
+def init_stack(seeds: list[int], sizes: list[tuple[int, int]], device: torch.device | str = "cpu") -> list[Tensor]:
+    """Parameters [W_1, b_1, ..., W_L, b_L], each (R, ...), drawn as ``nn.Linear``'s default init per seed.
+
+    ``nn.Linear`` draws weight and bias from U(-1/sqrt(in), 1/sqrt(in)); each run draws from its
+    own generator seeded with its seed, so a run's initialization does not depend on its stack.
+    """
+    params: list[list[Tensor]] = [[] for _ in range(2 * len(sizes))]
+    for seed in seeds:
+        gen = torch.Generator().manual_seed(int(seed))
+        for i, (fan_in, fan_out) in enumerate(sizes):
+            bound = 1.0 / math.sqrt(fan_in)
+            params[2 * i].append((torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound)
+            params[2 * i + 1].append((torch.rand(fan_out, generator=gen) * 2 - 1) * bound)
+    return [torch.stack(p).to(device) for p in params]
+
+
+def stacked_forward(params: list[Tensor], x: Tensor, pool_orbit: int = 0, pool: str = "max") -> Tensor:
+    """Logits (R, B, K) of R MLPs on their own inputs x (R, B', d); ReLU between layers.
+
+    With ``pool_orbit = |G|`` the input holds each sample's orbit as (R, |G| * B, d), ordered
+    group-major, and the first layer's outputs are pooled over the group before the ReLU: the
+    weight-tied model of Sec. 4.1 (see :class:`empirical.models.WeightTiedMLP`).
+    """
+    h = x
+    n_layers = len(params) // 2
+    for i in range(n_layers):
+        w, b = params[2 * i], params[2 * i + 1]
+        h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+        if i == 0 and pool_orbit:
+            h = h.unflatten(1, (pool_orbit, -1))
+            h = h.amax(dim=1) if pool == "max" else h.mean(dim=1)
+        if i < n_layers - 1:
+            h = torch.relu(h)
+    return h
+
+
+def unstack(params: list[Tensor], r: int) -> dict[str, Tensor]:
+    """Run r's parameters as an ``empirical.models.MLP`` state dict (CPU copies)."""
+    out = {}
+    for i in range(len(params) // 2):
+        out[f"layers.{i}.weight"] = params[2 * i][r].detach().cpu().clone()
+        out[f"layers.{i}.bias"] = params[2 * i + 1][r].detach().cpu().clone()
+    return out

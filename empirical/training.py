@@ -1,0 +1,333 @@
+"""Vectorized multi-run trainer for the models of Sec. 4.1: WT, DA and IR (Eq. 4) stacked into one program.
+
+Runs that share an architecture and a data set (a *stack*) are trained together: their
+weights are stacked (``empirical.stacked``) and every step is one batched matmul per layer,
+with each run drawing its own initialization, batch order and augmentation from its own
+seed. Adam is elementwise, so one Adam over the stacked tensors is one Adam per run.
+
+Training follows Sec. 4.1: Adam, lr 8e-4, batch 512, 300 epochs, a group element drawn per
+sample per epoch (data augmentation), the final model chosen by best validation accuracy.
+IR adds ``nu * invariance error`` over the orbit of each augmented sample (Eq. 4), computed by
+``empirical.invariance.invariance_from_logits``: the same function the metrics use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from empirical.invariance import INVARIANCE_FORMS, invariance_from_logits
+from empirical.stacked import forward_macs, init_stack, layer_sizes, stacked_forward, unstack
+from theory.groups import Representation, cayley_table
+
+__all__ = [
+    "RunConfig", "RunResult", "TrainData", "PROBE", "train_stack", "save_result", "load_result", "training_macs", "group_stacks",
+    "MODELS",
+]
+
+MODELS = ("WT", "DA", "IR")
+_SCHEMA = 1  # bump when a change to training alters the numbers a cached run would hold
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines one trained model; its hash is the cache key."""
+
+    dataset: str = "mnist"
+    group: str = "R4"
+    model: str = "DA"
+    form: str = ""
+    nu: float = 0.0
+    seed: int = 0
+    epochs: int = 300
+    lr: float = 8e-4
+    batch_size: int = 512
+    n_train: int = 10_000
+    n_val: int = 2_000
+    n_test: int = 50_000
+    data_seed: int = 0
+    hidden: int = 128
+    depth: int = 5
+    pool: str = "max"
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {MODELS}")
+        if self.model == "IR":
+            if self.form not in INVARIANCE_FORMS:
+                raise ValueError(f"IR needs form in {INVARIANCE_FORMS}, got {self.form!r}")
+            if not self.nu > 0:
+                raise ValueError(f"IR needs a regularization weight nu > 0, got {self.nu}")
+        elif self.form or self.nu:
+            raise ValueError(f"{self.model} takes no regularizer; leave form='' and nu=0 (got {self.form!r}, {self.nu})")
+        if self.pool not in ("max", "mean"):
+            raise ValueError(f"pool must be 'max' or 'mean', got {self.pool!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive")
+
+    def key(self) -> str:
+        """A stable 16-hex-digit hash of the configuration (fields at their default are left out, so adding
+        a field with a default keeps every existing key)."""
+        changed = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
+        blob = json.dumps({"schema": _SCHEMA, **changed}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def stack_key(self) -> tuple:
+        """Runs with equal stack keys share an architecture and data and can be trained together."""
+        return tuple(v for k, v in asdict(self).items() if k not in ("seed", "form", "nu"))
+
+
+@dataclass
+class RunResult:
+    """A trained run: the best-validation parameters (MLP state dict) and the training history."""
+
+    config: RunConfig
+    state_dict: dict[str, Tensor]
+    best_epoch: int
+    best_val_acc: float
+    history: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Device-resident tensors for one stack: the training orbit and the validation split.
+
+    train_orbit: (|G|, N, d) every group transform of every training image (element 0 = untransformed);
+    train_y: (N,); val_orbit: (|G|, M, d); val_g: (M,) the validation samples' group elements; val_y: (M,).
+    The first ``PROBE`` validation samples (transformed by their g) are the probe set on which
+    sigma_max of the input Jacobian is recorded after every epoch.
+    """
+
+    train_orbit: Tensor
+    train_y: Tensor
+    val_orbit: Tensor
+    val_g: Tensor
+    val_y: Tensor
+
+    def val_inputs(self, sl: slice = slice(None)) -> Tensor:
+        """Validation samples sl transformed by their own g, (m, d)."""
+        rows = torch.arange(self.val_y.shape[0], device=self.val_y.device)[sl]
+        return self.val_orbit[self.val_g[sl], rows]
+
+
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_result(result: RunResult, cache_dir: Path) -> Path:
+    """Write a run to ``cache_dir/<key>.pt`` atomically."""
+    path = Path(cache_dir) / f"{result.config.key()}.pt"
+    payload = asdict(replace(result, state_dict={}))
+    payload["state_dict"] = result.state_dict
+    _atomic_save(payload, path)
+    return path
+
+
+def load_result(config: RunConfig, cache_dir: Path) -> RunResult | None:
+    """The cached run for ``config``, or None when it has not been trained."""
+    path = Path(cache_dir) / f"{config.key()}.pt"
+    if not path.exists():
+        return None
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    payload["config"] = RunConfig(**payload["config"])
+    return RunResult(**payload)
+
+
+def _logits(params, x_orbit_rows: Tensor, model: str, order: int, pool: str) -> Tensor:
+    """Forward of a stack on orbit-major rows (R, |G| * B, d) (or plain rows (R, B, d) for DA)."""
+    if model == "WT":
+        return stacked_forward(params, x_orbit_rows, pool_orbit=order, pool=pool)
+    return stacked_forward(params, x_orbit_rows)
+
+
+def _cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
+    """Mean cross-entropy per run, (R,), of logits (R, B, K) against labels (R, B)."""
+    return F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(y.shape).mean(1)
+
+
+def _step_loss(params, data: TrainData, idx: Tensor, g: Tensor, model: str, order: int, pool: str,
+               coef: Tensor, forms: list[str], table: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-run cross-entropy and weighted invariance penalty, each (R,), on batch idx (R, B) augmented by g (R, B)."""
+    y = data.train_y[idx]
+    zero = torch.zeros(idx.shape[0], device=idx.device)
+    if model == "DA":
+        return _cross_entropy(stacked_forward(params, data.train_orbit[g, idx]), y), zero
+    # (R, |G|, B, d): the whole orbit of each sample, group-major within each run
+    rows = data.train_orbit[torch.arange(order, device=idx.device)[None, :, None], idx[:, None, :]]
+    logits = _logits(params, rows.flatten(1, 2), model, order, pool)
+    if model == "WT":  # invariant by construction: augmentation cannot change its output
+        return _cross_entropy(logits, y), zero
+    z = logits.unflatten(1, (order, -1))  # (R, |G|, B, K), z[:, h] = f(h x)
+    # Re-index the orbit around the augmented sample g x: element h of its orbit is (h g) x.
+    hidx = table[:, g].permute(1, 0, 2)  # (R, |G|, B)
+    z = z.gather(1, hidx.unsqueeze(-1).expand(-1, -1, -1, z.shape[-1])).transpose(0, 1)  # (|G|, R, B, K)
+    penalty = sum((coef[:, f] * invariance_from_logits(z, form).mean(1) for f, form in enumerate(forms)), zero)
+    return _cross_entropy(z[0], y), penalty
+
+
+@torch.no_grad()
+def _val_accuracy(params, data: TrainData, model: str, order: int, pool: str, chunk: int = 1024) -> Tensor:
+    """Validation accuracy (R,) on the validation samples transformed by their own g."""
+    r = params[0].shape[0]
+    correct = torch.zeros(r, device=params[0].device)
+    m = data.val_y.shape[0]
+    for s in range(0, m, chunk):
+        sl = slice(s, min(s + chunk, m))
+        x = data.val_orbit[:, sl].flatten(0, 1) if model == "WT" else data.val_inputs(sl)
+        logits = _logits(params, x.unsqueeze(0).expand(r, -1, -1), model, order, pool)
+        correct += (logits.argmax(-1) == data.val_y[sl]).sum(-1)
+    return correct / m
+
+
+PROBE = 64  # validation samples on which sigma_max(J) is tracked during training
+
+
+def _probe(params, data: TrainData, model: str, perms: Tensor, pool: str) -> tuple[Tensor, Tensor]:
+    """sigma_max of each layer's weight, (R, L), and mean sigma_max of the input Jacobian on the probe set, (R,)."""
+    layers = torch.stack([torch.linalg.matrix_norm(w.detach(), ord=2) for w in params[0::2]], dim=1)
+    r = params[0].shape[0]
+    x = data.val_inputs(slice(0, PROBE)).unsqueeze(0).expand(r, -1, -1).clone().requires_grad_(True)
+    with torch.enable_grad():
+        if model == "WT":
+            rows = x[:, :, perms].transpose(1, 2).flatten(1, 2)  # (R, |G| * P, d), group-major
+            out = stacked_forward([p.detach() for p in params], rows, pool_orbit=perms.shape[0], pool=pool)
+        else:
+            out = stacked_forward([p.detach() for p in params], x)
+        jac = torch.stack([torch.autograd.grad(out[..., k].sum(), x, retain_graph=True)[0]
+                           for k in range(out.shape[-1])], dim=2)  # (R, P, K, d)
+    return layers, torch.linalg.matrix_norm(jac, ord=2).mean(1)
+
+
+def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, *, progress=None,
+                checkpoint: Path | None = None, checkpoint_seconds: float = 120.0) -> list[RunResult]:
+    """Train runs sharing one stack key together; returns each run's best-validation model.
+
+    ``progress`` is called as progress(epochs_done) after each epoch (e.g. a tqdm update);
+    with ``checkpoint`` the stack's full state is saved there atomically every
+    ``checkpoint_seconds`` and training resumes from it when the same stack is started again.
+    """
+    if len({c.stack_key() for c in configs}) != 1:
+        raise ValueError("train_stack needs configs that differ only in seed, form and nu")
+    c0 = configs[0]
+    device = data.train_orbit.device
+    order, n, d = data.train_orbit.shape
+    if rep.perms is None:
+        raise ValueError(f"train_stack trains on image groups given as pixel permutations; {rep.name} has none")
+    if order != rep.order or d != rep.dim:
+        raise ValueError(f"data orbit {tuple(data.train_orbit.shape)} does not match group {rep.name} "
+                         f"(|G|={rep.order}, d={rep.dim})")
+    sizes = layer_sizes(d, c0.hidden, c0.depth, int(data.train_y.max()) + 1)
+    forms = sorted({c.form for c in configs if c.form})
+    coef = torch.tensor([[c.nu if c.form == f else 0.0 for f in forms] for c in configs], device=device)
+    table = torch.as_tensor(cayley_table(rep), device=device)
+    params = [p.requires_grad_() for p in init_stack([c.seed for c in configs], sizes, device)]
+    opt = torch.optim.Adam(params, lr=c0.lr)
+    gens = [torch.Generator().manual_seed(int(c.seed)) for c in configs]
+    best = [p.detach().clone() for p in params]
+    best_acc = torch.full((len(configs),), -1.0, device=device)
+    best_epoch = [0] * len(configs)
+    history = {"val_acc": [], "train_ce": [], "train_penalty": [], "layer_sigma_max": [], "probe_sigma_max_J": []}
+    perms_t = torch.tensor(np.array(rep.perms), device=device)
+    start_epoch, elapsed = 0, 0.0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        if state["keys"] == [c.key() for c in configs]:
+            with torch.no_grad():
+                for p, q in zip(params, state["params"]):
+                    p.copy_(q)
+            best = state["best"]
+            opt.load_state_dict(state["opt"])
+            for gen, s in zip(gens, state["gens"]):
+                gen.set_state(s)
+            best_acc, best_epoch, history = state["best_acc"], state["best_epoch"], state["history"]
+            start_epoch, elapsed = state["epoch"], state["elapsed"]
+            if progress:
+                progress(start_epoch)
+    t0, last_save = time.perf_counter(), time.perf_counter()
+    bs = c0.batch_size
+    for epoch in range(start_epoch, c0.epochs):
+        perms = torch.stack([torch.randperm(n, generator=gen) for gen in gens]).to(device)
+        elems = torch.stack([torch.randint(order, (n,), generator=gen) for gen in gens]).to(device)
+        ce_sum = torch.zeros(len(configs), device=device)
+        pen_sum = torch.zeros(len(configs), device=device)
+        for s in range(0, n, bs):
+            idx = perms[:, s:s + bs]
+            ce, penalty = _step_loss(params, data, idx, elems[:, s:s + bs], c0.model, order, c0.pool, coef, forms,
+                                     table)
+            opt.zero_grad(set_to_none=True)
+            (ce + penalty).sum().backward()
+            opt.step()
+            ce_sum += ce.detach() * idx.shape[1]
+            pen_sum += penalty.detach() * idx.shape[1]
+        finite = torch.isfinite(ce_sum + pen_sum)
+        if not finite.all():
+            bad = [configs[i] for i in torch.nonzero(~finite).flatten().tolist()]
+            raise FloatingPointError(f"training loss became NaN/inf at epoch {epoch + 1} for {bad}; "
+                                     "lower nu or the learning rate")
+        acc = _val_accuracy(params, data, c0.model, order, c0.pool)
+        improved = acc > best_acc
+        with torch.no_grad():
+            for b, p in zip(best, params):
+                b[improved] = p[improved]
+        best_acc = torch.where(improved, acc, best_acc)
+        for i in torch.nonzero(improved).flatten().tolist():
+            best_epoch[i] = epoch + 1
+        layer_norms, probe_j = _probe(params, data, c0.model, perms_t, c0.pool)
+        history["val_acc"].append(acc.tolist())
+        history["train_ce"].append((ce_sum / n).tolist())
+        history["train_penalty"].append((pen_sum / n).tolist())
+        history["layer_sigma_max"].append(layer_norms.tolist())
+        history["probe_sigma_max_J"].append(probe_j.tolist())
+        now = time.perf_counter()
+        if checkpoint is not None and now - last_save > checkpoint_seconds and epoch + 1 < c0.epochs:
+            _atomic_save({"keys": [c.key() for c in configs], "params": [p.detach() for p in params], "best": best,
+                          "opt": opt.state_dict(), "gens": [g.get_state() for g in gens], "best_acc": best_acc,
+                          "best_epoch": best_epoch, "history": history, "epoch": epoch + 1,
+                          "elapsed": elapsed + now - t0}, checkpoint)
+            last_save = now
+        if progress:
+            progress(1)
+    seconds = elapsed + time.perf_counter() - t0
+    results = []
+    for r, c in enumerate(configs):
+        results.append(RunResult(
+            config=c, state_dict=unstack(best, r), best_epoch=best_epoch[r], best_val_acc=float(best_acc[r]),
+            history={k: [row[r] for row in v] for k, v in history.items()}, seconds=seconds / len(configs)))
+    return results
+
+
+def training_macs(config: RunConfig, order: int, d: int = 1296, classes: int = 9) -> int:
+    """Forward multiply-adds per epoch of one run (3x this approximates forward + backward)."""
+    sizes = layer_sizes(d, config.hidden, config.depth, classes)
+    if config.model == "DA":
+        per = forward_macs(sizes)
+    elif config.model == "WT":
+        per = forward_macs(sizes, order, tied_first=True)
+    else:
+        per = order * forward_macs(sizes)
+    return per * config.n_train
+
+
+def group_stacks(configs: Iterable[RunConfig], max_runs: int = 64) -> list[list[RunConfig]]:
+    """Split configs into stacks of at most ``max_runs`` runs sharing a stack key (order preserved)."""
+    groups: dict[tuple, list[RunConfig]] = {}
+    for c in configs:
+        groups.setdefault(c.stack_key(), []).append(c)
+    return [g[i:i + max_runs] for g in groups.values() for i in range(0, len(g), max_runs)]

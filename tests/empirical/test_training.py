@@ -1,0 +1,223 @@
+"""The vectorized trainer against independent oracles: per-run modules, the metric functions, a lone run."""
+
+import math
+
+import pytest
+import torch
+
+from empirical import image_groups
+from empirical.invariance import invariance_from_logits, orbit_logits
+from empirical.models import MLP, WeightTiedMLP
+from empirical.stacked import init_stack, layer_sizes, stacked_forward, unstack
+from empirical.training import RunConfig, TrainData, _step_loss, load_result, save_result, train_stack
+from theory import groups
+
+S = 6  # a 6x6 grid keeps the tests fast; the code path is the one used on 36x36
+REP = groups.rotations(S)
+SMALL = dict(hidden=16, depth=3, n_train=96, n_val=32, batch_size=32, epochs=3, lr=3e-3)
+
+
+def toy_data(rep=REP, n=96, m=32, classes=3, seed=0) -> TrainData:
+    """Random images whose class is a function of the orbit-invariant total intensity pattern."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n + m, rep.dim, generator=gen)
+    y = (x.sum(1) * 2).floor().remainder(classes).long()
+    orbit = image_groups.orbit(rep, x)  # (|G|, n + m, d)
+    return TrainData(train_orbit=orbit[:, :n], train_y=y[:n], val_orbit=orbit[:, n:],
+                     val_g=torch.randint(rep.order, (m,), generator=gen), val_y=y[n:])
+
+
+def module_for(config, rep=REP, d=REP.dim, classes=3):
+    kw = dict(in_features=d, hidden=config.hidden, depth=config.depth, classes=classes)
+    return WeightTiedMLP(rep, pool=config.pool, **kw) if config.model == "WT" else MLP(**kw)
+
+
+def test_stacked_forward_equals_each_module():
+    sizes = layer_sizes(REP.dim, 16, 3, 3)
+    params = init_stack([0, 1, 2], sizes)
+    x = torch.randn(3, 10, REP.dim)
+    out = stacked_forward(params, x)
+    for r in range(3):
+        m = MLP(REP.dim, 16, 3, 3)
+        m.load_state_dict(unstack(params, r))
+        torch.testing.assert_close(out[r], m(x[r]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("pool", ["max", "mean"])
+def test_stacked_weight_tied_forward_equals_module(pool):
+    params = init_stack([3, 4], layer_sizes(REP.dim, 16, 3, 3))
+    x = torch.randn(2, 7, REP.dim)
+    rows = torch.stack([image_groups.orbit(REP, x[r]) for r in range(2)]).flatten(1, 2)  # (R, |G| * B, d)
+    out = stacked_forward(params, rows, pool_orbit=REP.order, pool=pool)
+    for r in range(2):
+        m = WeightTiedMLP(REP, pool=pool, in_features=REP.dim, hidden=16, depth=3, classes=3)
+        m.load_state_dict(unstack(params, r))
+        torch.testing.assert_close(out[r], m(x[r]), rtol=1e-5, atol=1e-6)
+
+
+def test_init_matches_nn_linear_distribution_bounds():
+    p = init_stack([0], layer_sizes(1296, 128, 5, 9))
+    for w in p[0::2]:
+        bound = 1 / math.sqrt(w.shape[-1])
+        assert w.abs().max() <= bound and w.abs().max() > 0.95 * bound
+    assert not torch.equal(init_stack([0], [(4, 3)])[0], init_stack([1], [(4, 3)])[0])
+    torch.testing.assert_close(init_stack([5], [(4, 3)])[0], init_stack([5], [(4, 3)])[0])
+
+
+@pytest.mark.parametrize("form", ["LI", "DI", "NLI"])
+def test_ir_step_loss_equals_metric_on_augmented_batch(form):
+    """The trainer's orbit re-indexing must give CE(f(gx)) + nu * I(f, gx, G) computed by the metric module."""
+    data = toy_data()
+    cfgs = [RunConfig(model="IR", form=form, nu=0.7, seed=s, **SMALL) for s in (0, 1)]
+    params = init_stack([0, 1], layer_sizes(REP.dim, 16, 3, 3))
+    idx = torch.tensor([[0, 5, 9, 11], [3, 2, 1, 40]])
+    g = torch.tensor([[0, 1, 2, 3], [3, 3, 1, 2]])
+    coef = torch.tensor([[0.7], [0.7]])
+    table = torch.as_tensor(groups.cayley_table(REP))
+    ce, penalty = _step_loss(params, data, idx, g, "IR", REP.order, "max", coef, [form], table)
+    loss = ce + penalty
+    for r, c in enumerate(cfgs):
+        m = module_for(c)
+        m.load_state_dict(unstack(params, r))
+        x_aug = image_groups.act(REP, data.train_orbit[0, idx[r]], g[r])
+        z = orbit_logits(m, x_aug, REP)
+        expect = torch.nn.functional.cross_entropy(z[0], data.train_y[idx[r]]) + 0.7 * invariance_from_logits(z, form).mean()
+        torch.testing.assert_close(loss[r], expect, rtol=1e-5, atol=1e-6)
+
+
+def test_runs_in_a_stack_match_runs_alone():
+    data = toy_data()
+    cfgs = [RunConfig(model="IR", form="LI", nu=0.5, seed=0, **SMALL),
+            RunConfig(model="IR", form="DI", nu=2.0, seed=1, **SMALL),
+            RunConfig(model="IR", form="NLI", nu=0.1, seed=2, **SMALL)]
+    together = train_stack(cfgs, data, REP)
+    for c, res in zip(cfgs, together):
+        alone = train_stack([c], data, REP)[0]
+        for k in res.state_dict:
+            torch.testing.assert_close(res.state_dict[k], alone.state_dict[k], rtol=1e-4, atol=1e-5)
+        assert res.history["val_acc"] == pytest.approx(alone.history["val_acc"], abs=1e-6)
+
+
+@pytest.mark.parametrize("model", ["DA", "WT", "IR"])
+def test_same_seed_same_numbers_and_best_epoch_is_argmax(model):
+    data = toy_data()
+    kw = dict(form="LI", nu=1.0) if model == "IR" else {}
+    cfg = RunConfig(model=model, seed=4, **kw, **{**SMALL, "epochs": 6})
+    a, b = train_stack([cfg], data, REP)[0], train_stack([cfg], data, REP)[0]
+    for k in a.state_dict:
+        assert torch.equal(a.state_dict[k], b.state_dict[k])
+    accs = a.history["val_acc"]
+    assert a.best_epoch == 1 + max(range(len(accs)), key=lambda i: (accs[i], -i))
+    assert a.best_val_acc == pytest.approx(max(accs))
+    # the returned parameters are the best epoch's: their validation accuracy is the best one
+    m = module_for(cfg)
+    m.load_state_dict(a.state_dict)
+    x_val = image_groups.act(REP, data.val_orbit[0], data.val_g)
+    acc = (m(x_val).argmax(-1) == data.val_y).float().mean().item()
+    assert acc == pytest.approx(a.best_val_acc, abs=1e-6)
+
+
+def test_weight_tied_runs_are_invariant_and_learning_happens():
+    data = toy_data(n=96)
+    cfg = RunConfig(model="WT", seed=0, **{**SMALL, "epochs": 30})
+    res = train_stack([cfg], data, REP)[0]
+    assert res.history["train_ce"][-1] < 0.8 * res.history["train_ce"][0]
+    m = module_for(cfg)
+    m.load_state_dict(res.state_dict)
+    z = orbit_logits(m, data.train_orbit[0, :20], REP)
+    torch.testing.assert_close(z, z[:1].expand_as(z), rtol=1e-5, atol=1e-5)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_interrupted_stack_resumes_to_the_same_result(tmp_path):
+    data = toy_data()
+    cfgs = [RunConfig(model="DA", seed=s, **{**SMALL, "epochs": 5}) for s in (0, 1)]
+    straight = train_stack(cfgs, data, REP)
+    ckpt = tmp_path / "stack.ckpt"
+    seen = []
+
+    def stop_after_three(n):
+        seen.append(n)
+        if sum(seen) == 3:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        train_stack(cfgs, data, REP, progress=stop_after_three, checkpoint=ckpt, checkpoint_seconds=0.0)
+    assert ckpt.exists()
+    resumed = train_stack(cfgs, data, REP, checkpoint=ckpt, checkpoint_seconds=0.0)
+    for a, b in zip(straight, resumed):
+        for k in a.state_dict:
+            assert torch.equal(a.state_dict[k], b.state_dict[k])
+        assert a.history == b.history
+
+
+def test_nan_loss_raises_a_clear_error():
+    data = toy_data()
+    bad = TrainData(data.train_orbit * float("nan"), data.train_y, data.val_orbit, data.val_g, data.val_y)
+    with pytest.raises(FloatingPointError, match="lower nu or the learning rate"):
+        train_stack([RunConfig(model="DA", **SMALL)], bad, REP)
+
+
+def test_cache_round_trip(tmp_path):
+    cfg = RunConfig(model="DA", seed=0, **SMALL)
+    assert load_result(cfg, tmp_path) is None
+    res = train_stack([cfg], toy_data(), REP)[0]
+    save_result(res, tmp_path)
+    back = load_result(cfg, tmp_path)
+    assert back.config == cfg and back.best_epoch == res.best_epoch and back.history == res.history
+    for k in res.state_dict:
+        assert torch.equal(back.state_dict[k], res.state_dict[k])
+    assert list(tmp_path.iterdir()) == [tmp_path / f"{cfg.key()}.pt"]  # nothing temporary left behind
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(model="XX"), "unknown model"),
+    (dict(model="IR", form="L2", nu=1.0), "form"),
+    (dict(model="IR", form="LI", nu=0.0), "nu > 0"),
+    (dict(model="DA", nu=1.0), "no regularizer"),
+    (dict(pool="sum"), "pool"),
+])
+def test_bad_configs_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig(**kwargs)
+
+
+def test_config_keys_are_stable_and_distinct():
+    a, b = RunConfig(seed=0), RunConfig(seed=1)
+    assert a.key() == RunConfig(seed=0).key() and a.key() != b.key()
+    assert a.stack_key() == b.stack_key()
+    assert RunConfig(model="IR", form="LI", nu=1.0).stack_key() != a.stack_key()
+
+
+@pytest.mark.parametrize("model", ["DA", "WT"])
+def test_probe_history_matches_the_sensitivity_module(model):
+    """After one epoch the returned model is that epoch's; its recorded sigma_max values must match an oracle."""
+    from empirical.sensitivity import jacobian_sigma_max
+
+    data = toy_data()
+    cfg = RunConfig(model=model, seed=1, **{**SMALL, "epochs": 1})
+    res = train_stack([cfg], data, REP)[0]
+    m = module_for(cfg)
+    m.load_state_dict(res.state_dict)
+    probe = data.val_inputs()
+    expect_j = jacobian_sigma_max(m, probe).mean().item()
+    assert res.history["probe_sigma_max_J"][0] == pytest.approx(expect_j, rel=1e-4)
+    expect_layers = [torch.linalg.matrix_norm(res.state_dict[f"layers.{i}.weight"], ord=2).item() for i in range(3)]
+    assert res.history["layer_sigma_max"][0] == pytest.approx(expect_layers, rel=1e-5)
+
+
+def test_keys_ignore_fields_at_their_defaults():
+    """Adding a field with a default must not invalidate existing caches: the key only sees changed fields."""
+    import dataclasses
+    import hashlib
+    import json
+
+    from empirical import training
+
+    c = RunConfig(model="IR", form="LI", nu=0.5, seed=3)
+    blob = json.dumps({"schema": training._SCHEMA, "form": "LI", "model": "IR", "nu": 0.5, "seed": 3}, sort_keys=True)
+    assert c.key() == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    assert all(f.default is not dataclasses.MISSING for f in dataclasses.fields(RunConfig))
