@@ -30,7 +30,7 @@ from empirical.training import RunConfig, RunResult, TrainData, group_stacks, lo
 
 __all__ = [
     "Scale", "FULL", "QUICK", "add_arguments", "Context", "context_from_args", "dataset_for", "train_all",
-    "build_model",
+    "train_data", "build_model",
     "evaluate", "write_json", "write_text", "mean_std",
 ]
 
@@ -113,7 +113,8 @@ def dataset_for(ctx: Context, c: RunConfig, name: str | None = None) -> Transfor
                            ctx.quiet)
 
 
-def _train_data(ds: TransformingDataset, device: torch.device) -> TrainData:
+def train_data(ds: TransformingDataset, device: torch.device | str) -> TrainData:
+    """The device-resident training orbit and validation split of a Transforming dataset."""
     def orbit(split):  # (|G|, N, d): every group element applied to every (untransformed) image
         return split.images.flatten(1)[:, split.perms].transpose(0, 1).contiguous().to(device)
 
@@ -134,7 +135,7 @@ def train_all(ctx: Context, configs: Iterable[RunConfig]) -> list[RunResult]:
         for i, stack in enumerate(stacks):
             c0 = stack[0]
             bar.set_description(f"stack {i + 1}/{len(stacks)}: {len(stack)} x {c0.model} {c0.group} {c0.dataset}")
-            data = _train_data(dataset_for(ctx, c0), ctx.device)
+            data = train_data(dataset_for(ctx, c0), ctx.device)
             tag = hashlib.sha256("".join(c.key() for c in stack).encode()).hexdigest()[:16]
             ckpt = ctx.cache_dir / f"stack-{tag}.ckpt"
             for res in train_stack(stack, data, image_group(c0.group), progress=bar.update, checkpoint=ckpt):
@@ -149,7 +150,7 @@ def build_model(result: RunResult, device: torch.device | str = "cpu") -> nn.Mod
     """The trained run as an ``MLP`` or ``WeightTiedMLP`` in eval mode."""
     c = result.config
     classes = result.state_dict[f"layers.{c.depth - 1}.bias"].shape[0]
-    kw = dict(in_features=36 * 36, hidden=c.hidden, depth=c.depth, classes=classes)
+    kw = dict(in_features=36 * 36, hidden=c.hidden, depth=c.depth, classes=classes, activation=c.activation)
     model = WeightTiedMLP(image_group(c.group), pool=c.pool, **kw) if c.model == "WT" else MLP(**kw)
     model.load_state_dict(result.state_dict)
     return model.to(device).eval()

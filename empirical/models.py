@@ -24,9 +24,10 @@ from torch import Tensor, nn
 from empirical.image_groups import group_operator, orbit
 from theory.groups import Representation
 
-__all__ = ["POOLS", "MLP", "WeightTiedMLP", "parameter_count"]
+__all__ = ["POOLS", "ACTIVATIONS", "MLP", "WeightTiedMLP", "parameter_count"]
 
 POOLS = ("max", "mean")
+ACTIVATIONS = ("relu", "linear")
 
 
 def parameter_count(module: nn.Module) -> int:
@@ -47,16 +48,22 @@ def _flatten(x: Tensor, in_features: int) -> Tensor:
 class MLP(nn.Module):
     """The perceptron of Sec. 4.1: ``depth`` Linear layers, ReLU between, widths in -> hidden -> ... -> classes.
 
+    ``activation="linear"`` drops the ReLUs (the deep linear network of the theory).
+
     ``seed`` makes the initialization reproducible (``nn.Linear``'s U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     for weights and biases, drawn layer by layer, weight before bias, from one generator).
     """
 
     def __init__(self, in_features: int = 1296, hidden: int = 128, depth: int = 5, classes: int = 9,
-                 seed: int | None = None):
+                 seed: int | None = None, activation: str = "relu"):
         super().__init__()
         if depth < 1 or min(in_features, hidden, classes) < 1:
             raise ValueError(f"MLP needs depth >= 1 and positive widths; got depth={depth}, "
                              f"in_features={in_features}, hidden={hidden}, classes={classes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)} "
+                             f"('linear' removes the ReLUs: a deep linear network)")
+        self.activation = activation
         dims = [in_features] + [hidden] * (depth - 1) + [classes]
         self.in_features = in_features
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
@@ -76,7 +83,7 @@ class MLP(nn.Module):
         """The rest of the network on the first pre-activations: logits (..., classes)."""
         h = u
         for layer in self.layers[1:]:
-            h = layer(torch.relu(h))
+            h = layer(torch.relu(h) if self.activation == "relu" else h)
         return h
 
     def affine_split(self) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
@@ -108,13 +115,13 @@ class WeightTiedMLP(MLP):
     """
 
     def __init__(self, group: Representation, pool: str = "max", in_features: int = 1296, hidden: int = 128,
-                 depth: int = 5, classes: int = 9, seed: int | None = None):
+                 depth: int = 5, classes: int = 9, seed: int | None = None, activation: str = "relu"):
         if pool not in POOLS:
             raise ValueError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
         if group.dim != in_features:
             raise ValueError(f"group {group.name} acts on R^{group.dim} but the model takes {in_features} inputs; "
                              f"build the group for the input size (e.g. image_group(name, size))")
-        super().__init__(in_features, hidden, depth, classes, seed)
+        super().__init__(in_features, hidden, depth, classes, seed, activation)
         self.group = group
         self.pool = pool
         # Permutation groups keep their index table as a (non-persistent) buffer that follows the

@@ -15,7 +15,10 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["init_stack", "stacked_forward", "unstack", "layer_sizes", "forward_macs"]
+from empirical.models import ACTIVATIONS
+from theory.deep_linear import INIT_SCHEMES, initialize
+
+__all__ = ["INITS", "ACTIVATIONS", "init_stack", "stacked_forward", "unstack", "layer_sizes", "forward_macs"]
 
 
 def layer_sizes(in_features: int = 1296, hidden: int = 128, depth: int = 5, classes: int = 9) -> list[tuple[int, int]]:
@@ -30,24 +33,39 @@ def forward_macs(sizes: list[tuple[int, int]], group_order: int = 1, tied_first:
     return first + sum(i * o for i, o in sizes[1:])
 
 
-def init_stack(seeds: list[int], sizes: list[tuple[int, int]], device: torch.device | str = "cpu") -> list[Tensor]:
-    """Parameters [W_1, b_1, ..., W_L, b_L], each (R, ...), drawn as ``nn.Linear``'s default init per seed.
+INITS = ("torch",) + INIT_SCHEMES
 
-    ``nn.Linear`` draws weight and bias from U(-1/sqrt(in), 1/sqrt(in)); each run draws from its
-    own generator seeded with its seed, so a run's initialization does not depend on its stack.
+
+def init_stack(seeds: list[int], sizes: list[tuple[int, int]], device: torch.device | str = "cpu",
+               init: str = "torch") -> list[Tensor]:
+    """Parameters [W_1, b_1, ..., W_L, b_L], each (R, ...), one initialization per seed.
+
+    'torch' is ``nn.Linear``'s default: weight and bias from U(-1/sqrt(in), 1/sqrt(in)). The
+    theory's schemes ('glorot', 'he', 'gaussian', 'orthogonal', 'balanced') come from
+    ``theory.deep_linear.initialize`` (the same layers the deep-linear theory studies) with zero
+    biases. Each run draws from its own seed, so its initialization does not depend on its stack.
     """
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
     params: list[list[Tensor]] = [[] for _ in range(2 * len(sizes))]
     for seed in seeds:
-        gen = torch.Generator().manual_seed(int(seed))
-        for i, (fan_in, fan_out) in enumerate(sizes):
-            bound = 1.0 / math.sqrt(fan_in)
-            params[2 * i].append((torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound)
-            params[2 * i + 1].append((torch.rand(fan_out, generator=gen) * 2 - 1) * bound)
+        if init == "torch":
+            gen = torch.Generator().manual_seed(int(seed))
+            for i, (fan_in, fan_out) in enumerate(sizes):
+                bound = 1.0 / math.sqrt(fan_in)
+                params[2 * i].append((torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound)
+                params[2 * i + 1].append((torch.rand(fan_out, generator=gen) * 2 - 1) * bound)
+        else:
+            widths = [sizes[0][0]] + [o for _, o in sizes]
+            for i, w in enumerate(initialize(widths, init, int(seed))):
+                params[2 * i].append(torch.as_tensor(w, dtype=torch.float32))
+                params[2 * i + 1].append(torch.zeros(w.shape[0]))
     return [torch.stack(p).to(device) for p in params]
 
 
-def stacked_forward(params: list[Tensor], x: Tensor, pool_orbit: int = 0, pool: str = "max") -> Tensor:
-    """Logits (R, B, K) of R MLPs on their own inputs x (R, B', d); ReLU between layers.
+def stacked_forward(params: list[Tensor], x: Tensor, pool_orbit: int = 0, pool: str = "max",
+                    activation: str = "relu") -> Tensor:
+    """Logits (R, B, K) of R MLPs on their own inputs x (R, B', d); ReLU (or nothing: 'linear') between layers.
 
     With ``pool_orbit = |G|`` the input holds each sample's orbit as (R, |G| * B, d), ordered
     group-major, and the first layer's outputs are pooled over the group before the ReLU: the
@@ -61,7 +79,7 @@ def stacked_forward(params: list[Tensor], x: Tensor, pool_orbit: int = 0, pool: 
         if i == 0 and pool_orbit:
             h = h.unflatten(1, (pool_orbit, -1))
             h = h.amax(dim=1) if pool == "max" else h.mean(dim=1)
-        if i < n_layers - 1:
+        if i < n_layers - 1 and activation == "relu":
             h = torch.relu(h)
     return h
 

@@ -27,15 +27,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from empirical.invariance import INVARIANCE_FORMS, invariance_from_logits
-from empirical.stacked import forward_macs, init_stack, layer_sizes, stacked_forward, unstack
+from empirical.stacked import ACTIVATIONS, INITS, forward_macs, init_stack, layer_sizes, stacked_forward, unstack
 from theory.groups import Representation, cayley_table
 
 __all__ = [
     "RunConfig", "RunResult", "TrainData", "PROBE", "train_stack", "save_result", "load_result", "training_macs", "group_stacks",
-    "MODELS",
+    "MODELS", "OPTIMIZERS",
 ]
 
 MODELS = ("WT", "DA", "IR")
+OPTIMIZERS = ("adam", "sgd")
 _SCHEMA = 1  # bump when a change to training alters the numbers a cached run would hold
 
 
@@ -59,6 +60,11 @@ class RunConfig:
     hidden: int = 128
     depth: int = 5
     pool: str = "max"
+    activation: str = "relu"
+    init: str = "torch"
+    optimizer: str = "adam"
+    ce: float = 1.0  # weight of the cross-entropy; 0 with IR trains on the invariance error alone (the theory's flow)
+    select: str = "best_val"  # which epoch's parameters to keep: "best_val" (Sec. 4.1) or "last"
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -70,6 +76,16 @@ class RunConfig:
                 raise ValueError(f"IR needs a regularization weight nu > 0, got {self.nu}")
         elif self.form or self.nu:
             raise ValueError(f"{self.model} takes no regularizer; leave form='' and nu=0 (got {self.form!r}, {self.nu})")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.ce < 0 or (self.ce == 0 and self.model != "IR"):
+            raise ValueError(f"ce must be >= 0, and 0 only for IR (a pure invariance-error flow); got {self.ce}")
+        if self.select not in ("best_val", "last"):
+            raise ValueError(f"select must be 'best_val' or 'last', got {self.select!r}")
         if self.pool not in ("max", "mean"):
             raise ValueError(f"pool must be 'max' or 'mean', got {self.pool!r}")
         if self.epochs < 1 or self.batch_size < 1:
@@ -84,12 +100,16 @@ class RunConfig:
 
     def stack_key(self) -> tuple:
         """Runs with equal stack keys share an architecture and data and can be trained together."""
-        return tuple(v for k, v in asdict(self).items() if k not in ("seed", "form", "nu"))
+        return tuple(v for k, v in asdict(self).items() if k not in ("seed", "form", "nu", "ce"))
 
 
 @dataclass
 class RunResult:
-    """A trained run: the best-validation parameters (MLP state dict) and the training history."""
+    """A trained run: the selected parameters (MLP state dict) and the training history.
+
+    The selected epoch is the one with the best validation accuracy, or the last with
+    ``select="last"``; ``best_epoch`` and ``best_val_acc`` describe the selected epoch.
+    """
 
     config: RunConfig
     state_dict: dict[str, Tensor]
@@ -150,11 +170,19 @@ def load_result(config: RunConfig, cache_dir: Path) -> RunResult | None:
     return RunResult(**payload)
 
 
-def _logits(params, x_orbit_rows: Tensor, model: str, order: int, pool: str) -> Tensor:
-    """Forward of a stack on orbit-major rows (R, |G| * B, d) (or plain rows (R, B, d) for DA)."""
-    if model == "WT":
-        return stacked_forward(params, x_orbit_rows, pool_orbit=order, pool=pool)
-    return stacked_forward(params, x_orbit_rows)
+@dataclass(frozen=True)
+class _Arch:
+    """What a stack's forward pass needs besides its parameters."""
+
+    model: str
+    order: int
+    pool: str
+    activation: str
+
+    def __call__(self, params: list[Tensor], rows: Tensor) -> Tensor:
+        """Logits (R, B, K) from rows (R, B, d), or from orbit-major rows (R, |G| * B, d) for WT."""
+        tied = self.order if self.model == "WT" else 0
+        return stacked_forward(params, rows, pool_orbit=tied, pool=self.pool, activation=self.activation)
 
 
 def _cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
@@ -162,19 +190,19 @@ def _cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
     return F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(y.shape).mean(1)
 
 
-def _step_loss(params, data: TrainData, idx: Tensor, g: Tensor, model: str, order: int, pool: str,
-               coef: Tensor, forms: list[str], table: Tensor) -> tuple[Tensor, Tensor]:
+def _step_loss(params, data: TrainData, idx: Tensor, g: Tensor, arch: _Arch, coef: Tensor, forms: list[str],
+               table: Tensor) -> tuple[Tensor, Tensor]:
     """Per-run cross-entropy and weighted invariance penalty, each (R,), on batch idx (R, B) augmented by g (R, B)."""
     y = data.train_y[idx]
     zero = torch.zeros(idx.shape[0], device=idx.device)
-    if model == "DA":
-        return _cross_entropy(stacked_forward(params, data.train_orbit[g, idx]), y), zero
+    if arch.model == "DA":
+        return _cross_entropy(arch(params, data.train_orbit[g, idx]), y), zero
     # (R, |G|, B, d): the whole orbit of each sample, group-major within each run
-    rows = data.train_orbit[torch.arange(order, device=idx.device)[None, :, None], idx[:, None, :]]
-    logits = _logits(params, rows.flatten(1, 2), model, order, pool)
-    if model == "WT":  # invariant by construction: augmentation cannot change its output
+    rows = data.train_orbit[torch.arange(arch.order, device=idx.device)[None, :, None], idx[:, None, :]]
+    logits = arch(params, rows.flatten(1, 2))
+    if arch.model == "WT":  # invariant by construction: augmentation cannot change its output
         return _cross_entropy(logits, y), zero
-    z = logits.unflatten(1, (order, -1))  # (R, |G|, B, K), z[:, h] = f(h x)
+    z = logits.unflatten(1, (arch.order, -1))  # (R, |G|, B, K), z[:, h] = f(h x)
     # Re-index the orbit around the augmented sample g x: element h of its orbit is (h g) x.
     hidx = table[:, g].permute(1, 0, 2)  # (R, |G|, B)
     z = z.gather(1, hidx.unsqueeze(-1).expand(-1, -1, -1, z.shape[-1])).transpose(0, 1)  # (|G|, R, B, K)
@@ -183,15 +211,15 @@ def _step_loss(params, data: TrainData, idx: Tensor, g: Tensor, model: str, orde
 
 
 @torch.no_grad()
-def _val_accuracy(params, data: TrainData, model: str, order: int, pool: str, chunk: int = 1024) -> Tensor:
+def _val_accuracy(params, data: TrainData, arch: _Arch, chunk: int = 1024) -> Tensor:
     """Validation accuracy (R,) on the validation samples transformed by their own g."""
     r = params[0].shape[0]
     correct = torch.zeros(r, device=params[0].device)
     m = data.val_y.shape[0]
     for s in range(0, m, chunk):
         sl = slice(s, min(s + chunk, m))
-        x = data.val_orbit[:, sl].flatten(0, 1) if model == "WT" else data.val_inputs(sl)
-        logits = _logits(params, x.unsqueeze(0).expand(r, -1, -1), model, order, pool)
+        x = data.val_orbit[:, sl].flatten(0, 1) if arch.model == "WT" else data.val_inputs(sl)
+        logits = arch(params, x.unsqueeze(0).expand(r, -1, -1))
         correct += (logits.argmax(-1) == data.val_y[sl]).sum(-1)
     return correct / m
 
@@ -199,20 +227,23 @@ def _val_accuracy(params, data: TrainData, model: str, order: int, pool: str, ch
 PROBE = 64  # validation samples on which sigma_max(J) is tracked during training
 
 
-def _probe(params, data: TrainData, model: str, perms: Tensor, pool: str) -> tuple[Tensor, Tensor]:
+def _sigma_max(a: Tensor) -> Tensor:
+    """Largest singular value of each (m, n) matrix in a (..., m, n), from the smaller Gram matrix."""
+    gram = a @ a.mT if a.shape[-2] <= a.shape[-1] else a.mT @ a
+    return torch.linalg.eigvalsh(gram.double())[..., -1].clamp_min(0).sqrt().to(a.dtype)
+
+
+def _probe(params, data: TrainData, arch: _Arch, perms: Tensor) -> tuple[Tensor, Tensor]:
     """sigma_max of each layer's weight, (R, L), and mean sigma_max of the input Jacobian on the probe set, (R,)."""
-    layers = torch.stack([torch.linalg.matrix_norm(w.detach(), ord=2) for w in params[0::2]], dim=1)
+    layers = torch.stack([_sigma_max(w.detach()) for w in params[0::2]], dim=1)
     r = params[0].shape[0]
     x = data.val_inputs(slice(0, PROBE)).unsqueeze(0).expand(r, -1, -1).clone().requires_grad_(True)
     with torch.enable_grad():
-        if model == "WT":
-            rows = x[:, :, perms].transpose(1, 2).flatten(1, 2)  # (R, |G| * P, d), group-major
-            out = stacked_forward([p.detach() for p in params], rows, pool_orbit=perms.shape[0], pool=pool)
-        else:
-            out = stacked_forward([p.detach() for p in params], x)
+        rows = x[:, :, perms].transpose(1, 2).flatten(1, 2) if arch.model == "WT" else x  # WT: (R, |G| * P, d)
+        out = arch([p.detach() for p in params], rows)
         jac = torch.stack([torch.autograd.grad(out[..., k].sum(), x, retain_graph=True)[0]
                            for k in range(out.shape[-1])], dim=2)  # (R, P, K, d)
-    return layers, torch.linalg.matrix_norm(jac, ord=2).mean(1)
+    return layers, _sigma_max(jac).mean(1)
 
 
 def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, *, progress=None,
@@ -224,7 +255,7 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
     ``checkpoint_seconds`` and training resumes from it when the same stack is started again.
     """
     if len({c.stack_key() for c in configs}) != 1:
-        raise ValueError("train_stack needs configs that differ only in seed, form and nu")
+        raise ValueError("train_stack needs configs that differ only in seed, form, nu and ce")
     c0 = configs[0]
     device = data.train_orbit.device
     order, n, d = data.train_orbit.shape
@@ -237,8 +268,13 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
     forms = sorted({c.form for c in configs if c.form})
     coef = torch.tensor([[c.nu if c.form == f else 0.0 for f in forms] for c in configs], device=device)
     table = torch.as_tensor(cayley_table(rep), device=device)
-    params = [p.requires_grad_() for p in init_stack([c.seed for c in configs], sizes, device)]
-    opt = torch.optim.Adam(params, lr=c0.lr)
+    arch = _Arch(c0.model, order, c0.pool, c0.activation)
+    params = [p.requires_grad_() for p in init_stack([c.seed for c in configs], sizes, device, c0.init)]
+    if c0.optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=c0.lr, fused=True)  # one kernel for all tensors: ~100x less overhead on CPU
+    else:
+        opt = torch.optim.SGD(params, lr=c0.lr, foreach=True)
+    ce_w = torch.tensor([c.ce for c in configs], device=device)
     gens = [torch.Generator().manual_seed(int(c.seed)) for c in configs]
     best = [p.detach().clone() for p in params]
     best_acc = torch.full((len(configs),), -1.0, device=device)
@@ -269,10 +305,9 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
         pen_sum = torch.zeros(len(configs), device=device)
         for s in range(0, n, bs):
             idx = perms[:, s:s + bs]
-            ce, penalty = _step_loss(params, data, idx, elems[:, s:s + bs], c0.model, order, c0.pool, coef, forms,
-                                     table)
+            ce, penalty = _step_loss(params, data, idx, elems[:, s:s + bs], arch, coef, forms, table)
             opt.zero_grad(set_to_none=True)
-            (ce + penalty).sum().backward()
+            (ce_w * ce + penalty).sum().backward()
             opt.step()
             ce_sum += ce.detach() * idx.shape[1]
             pen_sum += penalty.detach() * idx.shape[1]
@@ -281,15 +316,15 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
             bad = [configs[i] for i in torch.nonzero(~finite).flatten().tolist()]
             raise FloatingPointError(f"training loss became NaN/inf at epoch {epoch + 1} for {bad}; "
                                      "lower nu or the learning rate")
-        acc = _val_accuracy(params, data, c0.model, order, c0.pool)
-        improved = acc > best_acc
+        acc = _val_accuracy(params, data, arch)
+        improved = acc > best_acc if c0.select == "best_val" else torch.ones_like(acc, dtype=torch.bool)
         with torch.no_grad():
             for b, p in zip(best, params):
                 b[improved] = p[improved]
         best_acc = torch.where(improved, acc, best_acc)
         for i in torch.nonzero(improved).flatten().tolist():
             best_epoch[i] = epoch + 1
-        layer_norms, probe_j = _probe(params, data, c0.model, perms_t, c0.pool)
+        layer_norms, probe_j = _probe(params, data, arch, perms_t)
         history["val_acc"].append(acc.tolist())
         history["train_ce"].append((ce_sum / n).tolist())
         history["train_penalty"].append((pen_sum / n).tolist())

@@ -9,7 +9,7 @@ from empirical import image_groups
 from empirical.invariance import invariance_from_logits, orbit_logits
 from empirical.models import MLP, WeightTiedMLP
 from empirical.stacked import init_stack, layer_sizes, stacked_forward, unstack
-from empirical.training import RunConfig, TrainData, _step_loss, load_result, save_result, train_stack
+from empirical.training import RunConfig, TrainData, _Arch, _step_loss, load_result, save_result, train_stack
 from theory import groups
 
 S = 6  # a 6x6 grid keeps the tests fast; the code path is the one used on 36x36
@@ -74,7 +74,7 @@ def test_ir_step_loss_equals_metric_on_augmented_batch(form):
     g = torch.tensor([[0, 1, 2, 3], [3, 3, 1, 2]])
     coef = torch.tensor([[0.7], [0.7]])
     table = torch.as_tensor(groups.cayley_table(REP))
-    ce, penalty = _step_loss(params, data, idx, g, "IR", REP.order, "max", coef, [form], table)
+    ce, penalty = _step_loss(params, data, idx, g, _Arch("IR", REP.order, "max", "relu"), coef, [form], table)
     loss = ce + penalty
     for r, c in enumerate(cfgs):
         m = module_for(c)
@@ -221,3 +221,70 @@ def test_keys_ignore_fields_at_their_defaults():
     blob = json.dumps({"schema": training._SCHEMA, "form": "LI", "model": "IR", "nu": 0.5, "seed": 3}, sort_keys=True)
     assert c.key() == hashlib.sha256(blob.encode()).hexdigest()[:16]
     assert all(f.default is not dataclasses.MISSING for f in dataclasses.fields(RunConfig))
+
+
+@pytest.mark.parametrize("init", ["glorot", "he", "orthogonal", "balanced"])
+def test_theory_initializations_are_the_theory_layers(init):
+    """init='<scheme>' starts from exactly theory.deep_linear.initialize's layers (float32) with zero biases."""
+    from theory.deep_linear import initialize
+
+    sizes = layer_sizes(REP.dim, 16, 3, 3)
+    params = init_stack([7], sizes, init=init)
+    for w, expect in zip(params[0::2], initialize([REP.dim, 16, 16, 3], init, 7)):
+        torch.testing.assert_close(w[0], torch.as_tensor(expect, dtype=torch.float32))
+    assert all(torch.count_nonzero(b) == 0 for b in params[1::2])
+    if init == "balanced":  # W_{k+1}^T W_{k+1} = W_k W_k^T
+        w = [p[0].double() for p in params[0::2]]
+        for a, b in zip(w[:-1], w[1:]):
+            torch.testing.assert_close(b.T @ b, a @ a.T, rtol=1e-4, atol=1e-5)
+
+
+def test_linear_networks_record_the_end_to_end_spectral_norm():
+    """Without ReLUs the input Jacobian is W_L ... W_1 for every x: the probe records sigma_max of that product."""
+    data = toy_data()
+    cfg = RunConfig(model="IR", form="LI", nu=1.0, seed=0, activation="linear", init="orthogonal",
+                    **{**SMALL, "epochs": 1})
+    res = train_stack([cfg], data, REP)[0]
+    w = [res.state_dict[f"layers.{i}.weight"].double() for i in range(3)]
+    product = w[2] @ w[1] @ w[0]
+    assert res.history["probe_sigma_max_J"][0] == pytest.approx(torch.linalg.matrix_norm(product, ord=2).item(),
+                                                                rel=1e-4)
+    m = MLP(REP.dim, 16, 3, 3, activation="linear")
+    m.load_state_dict(res.state_dict)
+    x = torch.randn(5, REP.dim)
+    torch.testing.assert_close(m(x) - m(torch.zeros(1, REP.dim)), x @ product.T.float(), rtol=1e-4, atol=1e-4)
+
+
+def test_pure_invariance_flow_with_sgd_is_gradient_descent_on_li():
+    """ce=0, optimizer='sgd', one full batch: one step is W <- W - lr * grad(nu * mean LI), checked by autograd."""
+    data = toy_data(n=32)
+    cfg = RunConfig(model="IR", form="LI", nu=1.0, ce=0.0, optimizer="sgd", seed=0, activation="linear",
+                    **{**SMALL, "epochs": 1, "batch_size": 32, "n_train": 32})
+    # what the engine will do: its own init, its own (seeded) augmentation, one step
+    res = train_stack([cfg], data, REP)[0]
+    params = init_stack([0], layer_sizes(REP.dim, 16, 3, 3))
+    gen = torch.Generator().manual_seed(0)
+    perm = torch.randperm(32, generator=gen)
+    g = torch.randint(REP.order, (32,), generator=gen)
+    m = MLP(REP.dim, 16, 3, 3, activation="linear")
+    m.load_state_dict(unstack(params, 0))
+    x_aug = image_groups.act(REP, data.train_orbit[0, perm], g)
+    loss = invariance_from_logits(orbit_logits(m, x_aug, REP), "LI").mean()
+    grads = torch.autograd.grad(loss, list(m.parameters()))
+    for (name, p), gr in zip(m.named_parameters(), grads):
+        torch.testing.assert_close(res.state_dict[name], (p - cfg.lr * gr).detach(), rtol=1e-4, atol=1e-6)
+    assert res.history["train_ce"][0] > 0  # the cross-entropy is still recorded, just not trained on
+
+
+def test_ce_zero_is_only_for_ir():
+    with pytest.raises(ValueError, match="only for IR"):
+        RunConfig(model="DA", ce=0.0)
+
+
+def test_select_last_keeps_the_final_epoch():
+    data = toy_data()
+    cfg = RunConfig(model="DA", seed=2, select="last", **{**SMALL, "epochs": 4})
+    res = train_stack([cfg], data, REP)[0]
+    assert res.best_epoch == 4 and res.best_val_acc == pytest.approx(res.history["val_acc"][-1])
+    assert res.history["layer_sigma_max"][-1][0] == pytest.approx(
+        torch.linalg.matrix_norm(res.state_dict["layers.0.weight"], ord=2).item(), rel=1e-5)
