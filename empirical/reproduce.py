@@ -1,0 +1,48 @@
+"""Every experiment of the paper in one command: Table 1, Figures 5, 4 and 3 (sharing one run cache).
+
+    python -m empirical.reproduce [--quick] [--device cuda] [--out paper_figures] [--cache-dir runs]
+
+Runs ``empirical.table1``, ``empirical.spectral``, ``empirical.drift`` and ``empirical.saliency``
+in that order with the same options; later commands reuse the runs the earlier ones trained.
+Interrupt it at any time: rerunning resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from empirical.experiment import add_arguments
+
+__all__ = ["COMMANDS", "main"]
+
+COMMANDS = ("table1", "spectral", "drift", "saliency")
+
+
+def _common(args: argparse.Namespace) -> list[str]:
+    """The shared options as a command line for each sub-command."""
+    out = ["--out", args.out]
+    for flag in ("quick", "quiet"):
+        if getattr(args, flag):
+            out.append(f"--{flag}")
+    for flag in ("device", "seeds", "epochs", "data_dir", "cache_dir"):
+        if getattr(args, flag) is not None:
+            out += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every experiment command with the shared options."""
+    parser = add_arguments(argparse.ArgumentParser(prog="python -m empirical.reproduce", description=__doc__,
+                                                   formatter_class=argparse.RawDescriptionHelpFormatter))
+    parser.add_argument("--only", nargs="+", choices=COMMANDS, default=list(COMMANDS), help="a subset, in order")
+    args = parser.parse_args(argv)
+    for name in args.only:
+        code = importlib.import_module(f"empirical.{name}").main(_common(args))
+        if code:
+            return code
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
