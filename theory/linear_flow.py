@@ -4,13 +4,21 @@ With LI(W) = sum_x sum_g 1/2 ||W x - W g x||^2 (Eq. 2) the gradient is W Sigma w
 Sigma = sum_x sum_g (x - gx)(x - gx)^T, so the flow dW/dt = -W Sigma (Eq. 5) has the
 closed form W(t) = W(0) expm(-Sigma t) (Eq. 6). Three independent solvers live here
 (closed form, ``solve_ivp``, discrete gradient descent) so that each checks the others.
+
+Beyond the paper: the limit W(inf) = W(0) Pi (Pi the orthogonal projector onto ker Sigma),
+the invariant-readout projector it is compared with, and the exact step-size boundary
+alpha <= 2 / lambda_max(Sigma) of the discrete iteration.
+
+Why sigma_max(W(t)) is non-increasing for ALL t >= 0, not only as t -> inf (Prop. 3.1):
+the flow is a semigroup, W(t + s) = W(t) expm(-Sigma s), and Sigma is symmetric PSD, so
+||expm(-Sigma s)||_2 = max_i exp(-lambda_i s) <= 1; hence ||W(t + s)||_2 <= ||W(t)||_2.
+The same holds for LI: d/dt LI(W(t)) = tr(dW/dt Sigma W^T) = -||W Sigma||_F^2 <= 0.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.integrate import solve_ivp
-from scipy.linalg import expm
 
 from theory.groups import Representation, orbit
 
@@ -23,6 +31,11 @@ __all__ = [
     "gradient_descent",
     "limit_projector",
     "spectral_norm",
+    "logit_invariance_rate",
+    "invariant_projector",
+    "invariance_defect",
+    "gd_contraction",
+    "gd_error_order",
 ]
 
 
@@ -50,7 +63,11 @@ def spectral_norm(w: np.ndarray) -> float:
 
 
 def flow_closed_form(w0: np.ndarray, sigma: np.ndarray, t: float | np.ndarray) -> np.ndarray:
-    """W(t) = W(0) expm(-Sigma t) (Eq. 6); t scalar -> (k, d), t of shape (T,) -> (T, k, d)."""
+    """W(t) = W(0) expm(-Sigma t) (Eq. 6); t scalar -> (k, d), t of shape (T,) -> (T, k, d).
+
+    Prop. 3.1, strengthened: W(t + s) = W(t) expm(-Sigma s) and ||expm(-Sigma s)||_2 <= 1 for
+    symmetric PSD Sigma, so sigma_max(W(t)) is non-increasing in t on all of [0, inf).
+    """
     # Sigma is symmetric PSD: expm through its eigendecomposition is exact and cheap for many t.
     lam, u = np.linalg.eigh(sigma)
     lam = np.clip(lam, 0.0, None)
@@ -88,3 +105,64 @@ def limit_projector(sigma: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
     lam, u = np.linalg.eigh(sigma)
     kernel = u[:, lam <= rtol * max(1.0, lam.max(initial=0.0))]
     return kernel @ kernel.T
+
+
+def logit_invariance_rate(w: np.ndarray, sigma: np.ndarray) -> float:
+    """d/dt LI(W(t)) = -||W Sigma||_F^2 along the flow of Eq. 5; w (k, d), sigma (d, d)."""
+    return -float(np.sum((w @ sigma) ** 2))
+
+
+def invariant_projector(rep: Representation, rtol: float = 1e-10) -> np.ndarray:
+    """Orthogonal projector (d, d) onto Fix(rho^T) = {v : rho(g)^T v = v}: W rho(g) = W for all g iff W = W Pi.
+
+    W(0) Pi is the Frobenius-closest genuinely invariant matrix to W(0). For an orthogonal
+    representation Fix(rho^T) = Fix(rho) and Pi equals the Reynolds operator P_G; otherwise
+    P_G is an oblique projector and Pi = P_G exactly when P_G is symmetric.
+    """
+    d = rep.dim
+    stacked = (np.swapaxes(rep.matrices, 1, 2) - np.eye(d)).reshape(-1, d)
+    _, s, vt = np.linalg.svd(stacked, full_matrices=True)
+    tol = rtol * max(1.0, s.max(initial=0.0)) * max(stacked.shape)
+    basis = vt[int((s > tol).sum()):]
+    return basis.T @ basis
+
+
+def invariance_defect(w: np.ndarray, rep: Representation) -> float:
+    """max_g ||W rho(g) - W||_F / ||W||_F, zero iff h(x) = W x is genuinely G-invariant; w (k, d)."""
+    scale = np.linalg.norm(w)
+    if scale == 0.0:
+        return 0.0
+    return float(np.linalg.norm(w @ rep.matrices - w, axis=(1, 2)).max() / scale)
+
+
+def gd_contraction(sigma: np.ndarray, alpha: float) -> float:
+    """||I - alpha Sigma||_2 = max_i |1 - alpha lambda_i| (= max(1, |1 - alpha lambda_max|) for singular Sigma)."""
+    lam = np.clip(np.linalg.eigvalsh(sigma), 0.0, None)
+    return float(np.abs(1.0 - alpha * lam).max())
+
+
+def gd_error_order(w0: np.ndarray, sigma: np.ndarray, horizon: float,
+                   steps: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Order p in ||W_GD(T) - W(T)||_F / ||W(0)||_F ~ C alpha^p for alpha = T / steps (Eq. 5 vs its Euler steps).
+
+    Returns (p, alphas, relative errors); p is the least-squares slope of log error against log alpha. The flow
+    is linear in W(0), so W(0) is rescaled first (tiny W(0) would underflow the norms).
+    """
+    steps = np.asarray(steps, dtype=int)
+    if horizon <= 0 or steps.size < 2 or (steps < 1).any():
+        raise ValueError("gd_error_order needs horizon > 0 and at least two step counts >= 1")
+    w0 = np.asarray(w0, dtype=float)
+    if not np.abs(w0).max(initial=0.0) > 0:
+        raise ValueError("gd_error_order: W(0) = 0 does not move; pick a nonzero W(0)")
+    w0 = w0 / np.abs(w0).max()
+    w0 = w0 / np.linalg.norm(w0)
+    exact = flow_closed_form(w0, sigma, horizon)
+    alphas = horizon / steps
+    errors = np.array([
+        np.linalg.norm(w0 @ np.linalg.matrix_power(np.eye(sigma.shape[0]) - a * sigma, int(n)) - exact)
+        for a, n in zip(alphas, steps)
+    ])
+    if not (errors > 0).all():
+        raise ValueError("gd_error_order: an error is exactly zero (W(0) Sigma = 0?); pick W(0) outside ker Sigma")
+    slope = float(np.polyfit(np.log(alphas), np.log(errors), 1)[0])
+    return slope, alphas, errors
