@@ -1,9 +1,10 @@
-"""Every experiment of the paper in one command: Table 1, Figures 5, 4 and 3 (sharing one run cache).
+"""Every experiment in one command: Table 1, Figures 5, 4 and 3, and the theory bridge (one run cache).
 
     python -m empirical.reproduce [--quick] [--device cuda] [--out paper_figures] [--cache-dir runs]
 
-Runs ``empirical.table1``, ``empirical.spectral``, ``empirical.drift`` and ``empirical.saliency``
-in that order with the same options; later commands reuse the runs the earlier ones trained.
+Runs ``empirical.table1``, ``empirical.spectral``, ``empirical.drift``, ``empirical.saliency`` and
+``empirical.bridge`` in that order with the same options; later commands reuse the runs the earlier
+ones trained.
 Interrupt it at any time: rerunning resumes where it stopped.
 """
 
@@ -16,7 +17,7 @@ from empirical.experiment import add_arguments
 
 __all__ = ["COMMANDS", "main"]
 
-COMMANDS = ("table1", "spectral", "drift", "saliency")
+COMMANDS = ("table1", "spectral", "drift", "saliency", "bridge")
 
 
 def _common(args: argparse.Namespace) -> list[str]:

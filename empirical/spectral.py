@@ -15,26 +15,34 @@ from typing import Any
 
 from empirical.experiment import Context, add_arguments, context_from_args, evaluate, mean_std, train_all, write_json
 from empirical.invariance import INVARIANCE_FORMS
+from empirical.training import RunConfig
 from empirical.tuning import tune_nu
 
-__all__ = ["spectral", "main"]
+__all__ = ["variants", "spectral", "main"]
+
+
+def variants(ctx: Context, group: str, forms: tuple[str, ...] = INVARIANCE_FORMS
+             ) -> tuple[dict[str, list[RunConfig]], list[dict[str, Any]]]:
+    """Figure 5's runs of one group, {"DA": [...], "IR-<form>": [...]} one config per seed, and the nu tunings."""
+    seeds = range(ctx.scale.seeds)
+    out = {"DA": [ctx.config(group=group, model="DA", seed=s) for s in seeds]}
+    tunings = [tune_nu(ctx, group, form) for form in forms]
+    for form, tuned in zip(forms, tunings):
+        out[f"IR-{form}"] = [ctx.config(group=group, model="IR", form=form, nu=tuned["chosen_nu"], seed=s)
+                             for s in seeds]
+    return out, tunings
 
 
 def spectral(ctx: Context, groups: tuple[str, ...] = ("R4", "T3"), forms: tuple[str, ...] = INVARIANCE_FORMS,
              ) -> dict[str, Any]:
     """Train (or load) DA and every tuned IR form per group; sigma_max(J), accuracy and SI over seeds."""
     out: dict[str, Any] = {"scale": vars(ctx.scale), "device": str(ctx.device), "rows": [], "tuning": []}
-    seeds = range(ctx.scale.seeds)
     for group in groups:
-        variants = {"DA": [ctx.config(group=group, model="DA", seed=s) for s in seeds]}
-        for form in forms:
-            tuned = tune_nu(ctx, group, form)
-            out["tuning"].append(tuned)
-            variants[f"IR-{form}"] = [ctx.config(group=group, model="IR", form=form, nu=tuned["chosen_nu"], seed=s)
-                                      for s in seeds]
-        results = train_all(ctx, [c for runs in variants.values() for c in runs])
+        variants_, tunings = variants(ctx, group, forms)
+        out["tuning"] += tunings
+        results = train_all(ctx, [c for runs in variants_.values() for c in runs])
         by_key = {r.config.key(): r for r in results}
-        for label, runs in variants.items():
+        for label, runs in variants_.items():
             evals = [evaluate(ctx, by_key[c.key()]) for c in runs]
             row = {"group": group, "model": label, "nu": runs[0].nu, "seeds": len(runs)}
             for m in ("sigma_max_J", "acc", "SI", "LI", "DI", "NLI"):

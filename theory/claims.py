@@ -1,5 +1,7 @@
 """Every statement of the linear theory (Prop. 3.1 and its boundaries) as a Claim with a randomized check.
 
+``all_claims()`` appends the deep-linear claims of ``theory.deep_claims``.
+
 Each ``check(rng, cases)`` draws ``cases`` random instances — a small finite group in a
 permutation, orthogonal or non-orthogonal representation, data, W(0), a time or step size —
 and tests the statement on each. A statement beyond a boundary (e.g. GD with alpha > 2 /
@@ -37,7 +39,7 @@ from theory.linear_flow import (
 )
 from theory.softmax_flow import gradient_flow, regularized_loss
 
-__all__ = ["all_claims", "claim_rng", "check_all", "random_representation", "KINDS"]
+__all__ = ["all_claims", "linear_claims", "claim_rng", "check_all", "random_representation", "KINDS"]
 
 KINDS = ("permutation", "orthogonal", "nonorthogonal")
 RTOL = 1e-9  # relative slack for "<=" between float64 norms computed along different paths
@@ -73,9 +75,15 @@ def claim_rng(seed: int, claim_id: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(claim_id.encode())])
 
 
-def check_all(seed: int = 0, cases: int = 50) -> list[Verdict]:
-    """Run every claim of ``all_claims()`` on ``cases`` instances with the per-claim generators of ``seed``."""
-    return [c.check(claim_rng(seed, c.id), cases) for c in all_claims()]
+def check_all(seed: int = 0, cases: int = 50, deep_cases: int | None = None) -> list[Verdict]:
+    """Run every claim of ``all_claims()`` with the per-claim generators of ``seed``.
+
+    Linear claims check ``cases`` instances; the deep-linear ones (an ODE per instance, ~0.07 s each)
+    check ``deep_cases`` (default: ``cases``).
+    """
+    linear = {c.id for c in linear_claims()}
+    return [c.check(claim_rng(seed, c.id), cases if c.id in linear or deep_cases is None else deep_cases)
+            for c in all_claims()]
 
 
 def _rep_json(rep: groups.Representation) -> dict[str, Any]:
@@ -340,6 +348,13 @@ _SYMBOLIC = ("prop31_rank_one_symbolic",
 
 
 def all_claims() -> tuple[Claim, ...]:
+    """Every claim of the suite, in report order: the linear theory, then the deep linear networks."""
+    from theory.deep_claims import DEEP_CLAIMS  # deep_claims builds on this module's helpers
+
+    return linear_claims() + DEEP_CLAIMS
+
+
+def linear_claims() -> tuple[Claim, ...]:
     """Every claim of the linear theory, in report order."""
     return (
         _claim("prop31_flow_bound",

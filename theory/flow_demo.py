@@ -1,4 +1,4 @@
-"""``python -m theory.flow_demo``: check every claim of the linear theory and draw its figures.
+"""``python -m theory.flow_demo``: check every claim of the theory (linear and deep linear) and draw its figures.
 
 Prints one line per claim (verdict, cases checked, worst sigma_max ratio), or with ``--json``
 one JSON object per claim; writes the figures of ``theory.figures`` into ``--out``. The same
@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Sequence
 
 from theory.claim import Verdict
@@ -27,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--seed", type=int, default=0, help="seed of every random search and figure (default: %(default)s)")
     p.add_argument("--cases", type=int, default=50, help="random instances per claim (default: %(default)s)")
+    p.add_argument("--deep-cases", type=int, default=10,
+                   help="random instances per deep-linear claim, an ODE each (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="print nothing unless --json")
     return p
 
@@ -52,20 +55,22 @@ def format_table(verdicts: Sequence[Verdict]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the claims (and figures); print the table or JSON; 0 when every check ran."""
     args = _parser().parse_args(argv)
-    if args.cases < 1:
-        _parser().error("--cases must be >= 1")
+    if args.cases < 1 or args.deep_cases < 1:
+        _parser().error("--cases and --deep-cases must be >= 1")
     start = time.perf_counter()
-    verdicts = check_all(seed=args.seed, cases=args.cases)
+    verdicts = check_all(seed=args.seed, cases=args.cases, deep_cases=args.deep_cases)
     if args.json:
         print(json.dumps([v.to_json() for v in verdicts], indent=1))
     elif not args.quiet:
         print(format_table(verdicts))
         print(f"\n{sum(v.holds for v in verdicts)} of {len(verdicts)} claims hold; "
-              f"seed {args.seed}, {args.cases} cases per claim, {time.perf_counter() - start:.1f} s")
+              f"seed {args.seed}, {args.cases} cases per linear claim, {args.deep_cases} per deep-linear claim, "
+              f"{time.perf_counter() - start:.1f} s")
     if not args.no_figures:
-        from theory.figures import write_figures  # lazy: matplotlib only when drawing
+        from theory.deep_figures import deep_figures  # lazy: matplotlib only when drawing
+        from theory.figures import write_figures
 
-        paths = write_figures(args.out, seed=args.seed)
+        paths = write_figures(args.out, seed=args.seed) + deep_figures(Path(args.out), args.seed)
         if not (args.json or args.quiet):
             print("figures: " + ", ".join(str(p) for p in paths))
     return 0

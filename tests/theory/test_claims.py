@@ -11,7 +11,8 @@ from scipy.integrate import solve_ivp
 
 from theory import groups
 from theory.claim import Verdict
-from theory.claims import all_claims, check_all, claim_rng, random_representation
+from theory.claims import all_claims, check_all, claim_rng, linear_claims, random_representation
+from theory.deep_claims import DEEP_CLAIMS
 
 # The verdict each statement must get: True = holds (proved or verified), False = refuted by a counterexample.
 EXPECTED = {
@@ -34,7 +35,7 @@ EXPECTED = {
     "di_regularizer_bound": False,
 }
 CASES = 12
-CLAIMS = {c.id: c for c in all_claims()}
+CLAIMS = {c.id: c for c in linear_claims()}
 
 
 @lru_cache(maxsize=None)
@@ -43,11 +44,12 @@ def verdict(claim_id: str, seed: int = 0) -> Verdict:
 
 
 def test_claim_ids_are_stable_unique_snake_case():
-    ids = [c.id for c in all_claims()]
+    ids = [c.id for c in linear_claims()]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in ids)
     assert set(ids) == set(EXPECTED), "a claim was added or renamed: record its expected verdict here"
     assert all(c.statement.endswith(".") for c in all_claims())
+    assert [c.id for c in all_claims()] == ids + [c.id for c in DEEP_CLAIMS]
 
 
 @pytest.mark.parametrize("claim_id", list(EXPECTED))
@@ -72,7 +74,7 @@ def test_same_seed_same_verdicts_other_seed_other_draws():
 
 
 def test_check_all_runs_every_claim_in_order():
-    verdicts = check_all(seed=1, cases=1)
+    verdicts = check_all(seed=1, cases=1, deep_cases=1)
     assert [v.claim for v in verdicts] == [c.id for c in all_claims()]
 
 

@@ -9,14 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.theory.test_claims import EXPECTED
+from tests.theory.test_claims import EXPECTED as LINEAR_EXPECTED
+from tests.theory.test_deep_claims import EXPECTED as DEEP_EXPECTED
 from theory import flow_demo
-from theory.figures import FIGURES
+from theory.figures import FIGURES as LINEAR_FIGURES
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-ARGS = ["--json", "--cases", "3", "--seed", "5"]
+ARGS = ["--json", "--cases", "3", "--deep-cases", "2", "--seed", "5"]
+EXPECTED = {**LINEAR_EXPECTED, **DEEP_EXPECTED}
+FIGURES = (*LINEAR_FIGURES, "deep_spectral.png")
 
 
 def run(argv):
@@ -65,30 +68,32 @@ def test_same_seed_same_output(json_run, tmp_path):
     assert code == 0 and again == first
     for name in FIGURES:
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes()
-    code, other = run(["--json", "--cases", "3", "--seed", "6", "--no-figures"])
+    code, other = run(["--json", "--cases", "3", "--deep-cases", "2", "--seed", "6", "--no-figures"])
     assert code == 0 and other != first
 
 
 def test_table_and_quiet(tmp_path):
-    code, table = run(["--cases", "2", "--no-figures"])
+    code, table = run(["--cases", "2", "--deep-cases", "1", "--no-figures"])
     assert code == 0
     for claim in EXPECTED:
         assert claim in table
     assert "REFUTED" in table and "holds" in table
-    code, quiet = run(["--cases", "1", "--quiet", "--no-figures"])
+    code, quiet = run(["--cases", "1", "--deep-cases", "1", "--quiet", "--no-figures"])
     assert code == 0 and quiet == ""
 
 
 def test_bad_cases_is_a_usage_error():
-    with pytest.raises(SystemExit) as exc:
-        flow_demo.main(["--cases", "0"])
-    assert exc.value.code == 2
+    for bad in (["--cases", "0"], ["--deep-cases", "0"]):
+        with pytest.raises(SystemExit) as exc:
+            flow_demo.main(bad)
+        assert exc.value.code == 2
 
 
 def test_module_entry_point(tmp_path):
     """The real command line, as a user runs it (one claim case, no figures)."""
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-m", "theory.flow_demo", "--json", "--cases", "1", "--no-figures"],
+    proc = subprocess.run([sys.executable, "-m", "theory.flow_demo", "--json", "--cases", "1", "--deep-cases", "1",
+                           "--no-figures"],
                           cwd=root, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)) == len(EXPECTED)
