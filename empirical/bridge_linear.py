@@ -31,7 +31,7 @@ import numpy as np
 
 from empirical.bridge_sigma import FlowData, orbit_covariance
 from empirical.experiment import Context, dataset_for, evaluate, train_all
-from empirical.stacked import init_stack, layer_sizes
+from empirical.stacked import init_stack, layer_sizes, unstack
 from empirical.training import RunConfig, RunResult
 from theory import groups
 from theory.linear_flow import invariance_defect, logit_invariance
@@ -101,7 +101,8 @@ def epoch_grid(epochs: int, points: int = 6) -> list[int]:
 def initial_layers(c: RunConfig, d: int = 1296, classes: int = 9) -> list[np.ndarray]:
     """The engine's W_k(0) of run ``c`` in float64 (``empirical.stacked.init_stack`` with its seed and init)."""
     params = init_stack([c.seed], layer_sizes(d, c.hidden, c.depth, classes), "cpu", c.init)
-    return [p[0].double().numpy() for p in params[0::2]]
+    state = unstack(params, 0)
+    return [state[f"layers.{k}.weight"].double().numpy() for k in range(c.depth)]
 
 
 def linear_metrics(w: np.ndarray, w0: np.ndarray, pg: np.ndarray, pi: np.ndarray, frozen: np.ndarray,

@@ -57,8 +57,8 @@ def test_stacked_weight_tied_forward_equals_module(pool):
 
 def test_init_matches_nn_linear_distribution_bounds():
     p = init_stack([0], layer_sizes(1296, 128, 5, 9))
-    for w in p[0::2]:
-        bound = 1 / math.sqrt(w.shape[-1])
+    for w in p[0::2]:  # stacked layout (R, in, out)
+        bound = 1 / math.sqrt(w.shape[-2])
         assert w.abs().max() <= bound and w.abs().max() > 0.95 * bound
     assert not torch.equal(init_stack([0], [(4, 3)])[0], init_stack([1], [(4, 3)])[0])
     torch.testing.assert_close(init_stack([5], [(4, 3)])[0], init_stack([5], [(4, 3)])[0])
@@ -230,11 +230,12 @@ def test_theory_initializations_are_the_theory_layers(init):
 
     sizes = layer_sizes(REP.dim, 16, 3, 3)
     params = init_stack([7], sizes, init=init)
-    for w, expect in zip(params[0::2], initialize([REP.dim, 16, 16, 3], init, 7)):
-        torch.testing.assert_close(w[0], torch.as_tensor(expect, dtype=torch.float32))
+    state = unstack(params, 0)
+    for k, expect in enumerate(initialize([REP.dim, 16, 16, 3], init, 7)):
+        torch.testing.assert_close(state[f"layers.{k}.weight"], torch.as_tensor(expect, dtype=torch.float32))
     assert all(torch.count_nonzero(b) == 0 for b in params[1::2])
     if init == "balanced":  # W_{k+1}^T W_{k+1} = W_k W_k^T
-        w = [p[0].double() for p in params[0::2]]
+        w = [state[f"layers.{k}.weight"].double() for k in range(3)]
         for a, b in zip(w[:-1], w[1:]):
             torch.testing.assert_close(b.T @ b, a @ a.T, rtol=1e-4, atol=1e-5)
 
