@@ -38,6 +38,7 @@ __all__ = [
 MODELS = ("WT", "DA", "IR")
 OPTIMIZERS = ("adam", "sgd")
 _SCHEMA = 1  # bump when a change to training alters the numbers a cached run would hold
+_CHECKPOINT_FORMAT = 2  # bump when the layout of a stack checkpoint changes (2: weights stored (R, in, out))
 
 
 @dataclass(frozen=True)
@@ -298,7 +299,8 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
     start_epoch, elapsed = 0, 0.0
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state["keys"] == [c.key() for c in configs]:
+        # a checkpoint of another stack, or written by an engine with another parameter layout, is ignored
+        if state.get("format") == _CHECKPOINT_FORMAT and state["keys"] == [c.key() for c in configs]:
             with torch.no_grad():
                 for p, q in zip(params, state["params"]):
                     p.copy_(q)
@@ -347,7 +349,8 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
         history["probe_sigma_max_J"].append(probe_j.tolist())
         now = time.perf_counter()
         if checkpoint is not None and now - last_save > checkpoint_seconds and epoch + 1 < c0.epochs:
-            _atomic_save({"keys": [c.key() for c in configs], "params": [p.detach() for p in params], "best": best,
+            _atomic_save({"format": _CHECKPOINT_FORMAT, "keys": [c.key() for c in configs],
+                          "params": [p.detach() for p in params], "best": best,
                           "opt": opt.state_dict(), "gens": [g.get_state() for g in gens], "best_acc": best_acc,
                           "best_epoch": best_epoch, "history": history, "epoch": epoch + 1,
                           "elapsed": elapsed + now - t0}, checkpoint)

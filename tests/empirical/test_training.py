@@ -289,3 +289,15 @@ def test_select_last_keeps_the_final_epoch():
     assert res.best_epoch == 4 and res.best_val_acc == pytest.approx(res.history["val_acc"][-1])
     assert res.history["layer_sigma_max"][-1][0] == pytest.approx(
         torch.linalg.matrix_norm(res.state_dict["layers.0.weight"], ord=2).item(), rel=1e-5)
+
+
+def test_checkpoints_of_another_format_are_ignored(tmp_path):
+    """A stale checkpoint (another engine's layout) must not be loaded: training starts afresh, same result."""
+    data = toy_data()
+    cfgs = [RunConfig(model="DA", seed=0, **{**SMALL, "epochs": 2})]
+    ckpt = tmp_path / "stack.ckpt"
+    torch.save({"keys": [c.key() for c in cfgs], "params": [torch.zeros(1)], "epoch": 1}, ckpt)  # no "format"
+    fresh = train_stack(cfgs, data, REP)[0]
+    again = train_stack(cfgs, data, REP, checkpoint=ckpt)[0]
+    for k in fresh.state_dict:
+        assert torch.equal(fresh.state_dict[k], again.state_dict[k])
