@@ -2,7 +2,7 @@
 
 The naive loop: a DataLoader over the tensors, per-sample augmentation in Python (torch.rot90
 per image in the collate function), one nn.Module at a time, Adam; for IR the orbit is built
-with one rot90 per group element. Our engine: ``empirical.training.train_stack`` (data resident
+with one rot90 per group element; WT is ``empirical.models.WeightTiedMLP``. Our engine: ``empirical.training.train_stack`` (data resident
 on the device, one batched matmul per layer for R stacked runs), including its per-epoch
 validation and probe work. Both train the 1296-128x4-9 MLP on Transforming-MNIST (R4).
 
@@ -28,7 +28,7 @@ from empirical.data import transforming  # noqa: E402
 from empirical.experiment import train_data  # noqa: E402
 from empirical.image_groups import image_group  # noqa: E402
 from empirical.invariance import invariance_from_logits  # noqa: E402
-from empirical.models import MLP  # noqa: E402
+from empirical.models import MLP, WeightTiedMLP  # noqa: E402
 from empirical.stacked import forward_macs, layer_sizes  # noqa: E402
 from empirical.training import RunConfig, train_stack  # noqa: E402
 
@@ -62,7 +62,7 @@ def naive_epoch_seconds(ds, model_kind: str, device, epochs: int) -> float:
 
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=512, shuffle=True,
                                          collate_fn=collate)
-    model = MLP().to(device)
+    model = (WeightTiedMLP(image_group("R4")) if model_kind == "WT" else MLP()).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=8e-4)
     times = []
     for _ in range(epochs):
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--epochs", type=int, default=3, help="epochs timed per configuration (the fastest counts)")
     p.add_argument("--runs", type=int, nargs="+", default=[1, 4], help="stack sizes for our engine")
-    p.add_argument("--models", nargs="+", default=["DA", "IR"], choices=["DA", "IR"])
+    p.add_argument("--models", nargs="+", default=["DA", "IR", "WT"], choices=["DA", "IR", "WT"])
     p.add_argument("--data-dir", default=None)
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = p.parse_args(argv)
@@ -115,7 +115,9 @@ def main(argv=None) -> int:
     print(f"{'model':5s} {'implementation':24s} {'runs':>4s} {'s/epoch/run':>12s} {'GFLOP/s':>9s} {'% peak':>7s} "
           f"{'vs naive':>8s}")
     for kind in args.models:
-        flop = 3 * 2 * forward_macs(sizes) * n * (rep.order if kind == "IR" else 1)  # per run per epoch
+        per_sample = {"DA": forward_macs(sizes), "IR": rep.order * forward_macs(sizes),
+                      "WT": forward_macs(sizes, rep.order, tied_first=True)}[kind]
+        flop = 3 * 2 * per_sample * n  # per run per epoch
         naive = naive_epoch_seconds(ds, kind, device, max(2, args.epochs))
         print(f"{kind:5s} {'naive loop':24s} {1:4d} {naive:12.3f} {flop / naive / 1e9:9.1f} "
               f"{100 * flop / naive / 1e9 / peak:6.1f}% {1.0:7.2f}x")
