@@ -3,8 +3,8 @@
     python -m empirical.reproduce [--quick] [--device cuda] [--out paper_figures] [--cache-dir runs]
 
 Runs ``empirical.table1``, ``empirical.spectral``, ``empirical.drift``, ``empirical.saliency`` and
-``empirical.bridge`` in that order with the same options; later commands reuse the runs the earlier
-ones trained.
+``empirical.bridge`` in that order with the same options (later commands reuse the runs the earlier
+ones trained), then ``empirical.report``, which writes README.md and CLAIMS.md from their outputs.
 Interrupt it at any time: rerunning resumes where it stopped.
 """
 
@@ -17,7 +17,7 @@ from empirical.experiment import add_arguments
 
 __all__ = ["COMMANDS", "main"]
 
-COMMANDS = ("table1", "spectral", "drift", "saliency", "bridge")
+COMMANDS = ("table1", "spectral", "drift", "saliency", "bridge", "report")
 
 
 def _common(args: argparse.Namespace) -> list[str]:
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=COMMANDS, default=list(COMMANDS), help="a subset, in order")
     args = parser.parse_args(argv)
     for name in args.only:
-        code = importlib.import_module(f"empirical.{name}").main(_common(args))
+        argv_ = ["--out", args.out] if name == "report" else _common(args)  # the report only reads the outputs
+        code = importlib.import_module(f"empirical.{name}").main(argv_)
         if code:
             return code
     return 0
