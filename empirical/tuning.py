@@ -33,11 +33,13 @@ def tune_nu(ctx: Context, group: str, form: str, grid: tuple[float, ...] | None 
     grid = tuple(sorted(grid or NU_GRID[form][::ctx.scale.nu_grid_stride]))
     rows: dict[float, dict[str, Any]] = {}
 
+    def config(nu: float):
+        return ctx.config(dataset=dataset, group=group, model="IR", form=form, nu=nu, seed=seed)
+
     def si_at(i: int) -> float:
         nu = grid[i]
         if nu not in rows:
-            (res,) = train_all(ctx, [ctx.config(dataset=dataset, group=group, model="IR", form=form, nu=nu,
-                                                seed=seed)])
+            (res,) = train_all(ctx, [config(nu)])
             ev = evaluate(ctx, res, split="val", metrics=("orbit", "SI"))
             rows[nu] = {"nu": nu, "val_acc": ev["acc"], "LI": ev["LI"], "DI": ev["DI"], "NLI": ev["NLI"],
                         "SI": ev["SI"], "key": res.config.key()}
@@ -55,7 +57,9 @@ def tune_nu(ctx: Context, group: str, form: str, grid: tuple[float, ...] | None 
     else:
         # SI is not monotone at the top (too large a nu can collapse the model to a constant, whose
         # saliency has no direction): scan the whole grid; keep the smallest nu that reaches the
-        # target, else the nu with the highest SI.
+        # target, else the nu with the highest SI. The untried values train together as one stack
+        # (one vectorized program), then ``si_at`` reads them from the cache.
+        train_all(ctx, [config(nu) for nu in grid if nu not in rows])
         sis = [si_at(i) for i in range(len(grid))]
         hits = [i for i, v in enumerate(sis) if v >= target]
         best = hits[0] if hits else max(range(len(grid)), key=lambda i: sis[i])

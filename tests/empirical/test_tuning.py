@@ -15,10 +15,12 @@ class _Res:
 
 
 def tune_with(monkeypatch, si_of_nu, grid):
-    trained = []
+    trained, calls = [], []
 
-    def fake_train_all(ctx, configs):
-        trained.extend(c.nu for c in configs)
+    def fake_train_all(ctx, configs):  # like the real one, a config trained before comes from the cache
+        new = [c.nu for c in configs if c.nu not in trained]
+        trained.extend(new)
+        calls.append(new)
         return [_Res(c) for c in configs]
 
     def fake_evaluate(ctx, res, split, metrics):
@@ -30,7 +32,7 @@ def tune_with(monkeypatch, si_of_nu, grid):
     monkeypatch.setattr(tuning, "evaluate", fake_evaluate)
     ctx = Context(scale=replace(QUICK, nu_grid_stride=1), device=None, data_dir=None, out=None, cache_dir=None,
                   quiet=True)
-    return tuning.tune_nu(ctx, "R4", "LI", grid=grid), trained
+    return tuning.tune_nu(ctx, "R4", "LI", grid=grid), trained, calls
 
 
 GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
@@ -38,7 +40,7 @@ GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 
 @pytest.mark.parametrize("threshold", GRID)
 def test_bisection_finds_the_smallest_reaching_nu_with_few_trainings(monkeypatch, threshold):
-    out, trained = tune_with(monkeypatch, lambda nu: 0.99 if nu >= threshold else 0.5, GRID)
+    out, trained, _ = tune_with(monkeypatch, lambda nu: 0.99 if nu >= threshold else 0.5, GRID)
     assert out["chosen_nu"] == threshold and out["reached"]
     assert len(trained) <= 4 and len(set(trained)) == len(trained)  # 1 + log2(8) trainings, none repeated
     assert [r["nu"] for r in out["sweep"]] == sorted(trained)
@@ -46,13 +48,14 @@ def test_bisection_finds_the_smallest_reaching_nu_with_few_trainings(monkeypatch
 
 def test_collapse_at_the_top_falls_back_to_a_scan(monkeypatch):
     si = {0.01: 0.5, 0.03: 0.6, 0.1: 0.7, 0.3: 0.8, 1.0: 0.9, 3.0: 0.96, 10.0: 0.97, 30.0: 0.2}
-    out, trained = tune_with(monkeypatch, si.get, GRID)
+    out, trained, calls = tune_with(monkeypatch, si.get, GRID)
     assert out["chosen_nu"] == 3.0 and out["reached"] and sorted(trained) == list(GRID)
+    assert calls[1] == list(GRID[:-1])  # after the top, the rest of the grid trains as one stack
 
 
 def test_unreachable_target_keeps_the_best_si(monkeypatch):
     si = {0.01: 0.5, 0.03: 0.6, 0.1: 0.7, 0.3: 0.8, 1.0: 0.93, 3.0: 0.9, 10.0: 0.4, 30.0: 0.2}
-    out, _ = tune_with(monkeypatch, si.get, GRID)
+    out, _, _ = tune_with(monkeypatch, si.get, GRID)
     assert out["chosen_nu"] == 1.0 and not out["reached"]
 
 
