@@ -67,6 +67,16 @@ def test_weight_tied_model_is_exactly_invariant(seed, pool, make):
 
 
 @pytest.mark.parametrize("name", ["R4", "T3"])
+def test_weight_tied_features_are_the_first_layer_on_the_orbit(name):
+    """The permuted-weight shortcut against its definition u_g = W_1 (rho(g) x) + b_1, in float64."""
+    rep = image_group(name)
+    model = WeightTiedMLP(rep, seed=0).double()
+    x = torch.randn(5, 36 * 36, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    oracle = torch.stack([model.layers[0](act(rep, x, g)) for g in range(rep.order)], dim=-2)
+    torch.testing.assert_close(model.features(x), oracle, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["R4", "T3"])
 def test_weight_tied_model_full_size_float32(name):
     rep = image_group(name)
     model = WeightTiedMLP(rep, seed=0)
