@@ -16,12 +16,14 @@
 
 Trained runs are shared with table1/spectral through the run cache (same configurations), so at full
 scale only the linear and deep-linear runs are new. Writes bridge.json (every number) and
-bridge_{linear,deep_linear,layers,subspace}.png into --out.
+bridge_{linear,deep_linear,layers,subspace}.png into --out. Parts not run now are kept from an existing
+bridge.json (same groups; ``--replace`` discards it), and ``part_scales`` names the scale of each part.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from empirical.bridge_deep import deep_bridge, theory_verdicts
@@ -32,9 +34,11 @@ from empirical.bridge_subspace import subspace_bridge
 from empirical.experiment import Context, add_arguments, context_from_args, write_json
 from empirical.tuning import tune_nu
 
-__all__ = ["PARTS", "bridge", "summary", "main"]
+__all__ = ["PARTS", "bridge", "merge", "summary", "main"]
 
 PARTS = ("linear", "deep", "layers", "subspace")
+PART_KEYS = {"linear": ("linear",), "deep": ("deep_linear", "deep_linear_theory"), "layers": ("layers",),
+             "subspace": ("subspace",)}
 
 
 def bridge(ctx: Context, groups: tuple[str, ...] = ("R4", "T3"), parts: tuple[str, ...] = PARTS,
@@ -44,7 +48,8 @@ def bridge(ctx: Context, groups: tuple[str, ...] = ("R4", "T3"), parts: tuple[st
     if unknown:
         raise ValueError(f"unknown parts {sorted(unknown)}; choose from {PARTS}")
     out: dict[str, Any] = {"scale": vars(ctx.scale), "device": str(ctx.device), "groups": list(groups),
-                           "parts": list(parts)}
+                           "parts": list(parts),
+                           "part_scales": {p: {**vars(ctx.scale), "device": str(ctx.device)} for p in parts}}
     data = {g: flow_data(ctx, g) for g in groups} if {"linear", "deep", "subspace"} & set(parts) else {}
     if "linear" in parts:
         out["linear"] = {g: linear_bridge(ctx, data[g]) for g in groups}
@@ -56,6 +61,29 @@ def bridge(ctx: Context, groups: tuple[str, ...] = ("R4", "T3"), parts: tuple[st
         out["layers"] = layers_bridge(ctx, groups)
     if "subspace" in parts:
         out["subspace"] = {g: subspace_bridge(ctx, g, data[g].subspace) for g in groups}
+    return out
+
+
+def merge(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` with the parts it did not run kept from ``old`` (same groups), each part with its own scale.
+
+    Lets the parts run at different scales (e.g. the cached full-scale layers and subspace parts beside
+    a shorter linear run on a CPU); ``part_scales`` records which scale and device produced each part.
+    """
+    if not old or old.get("groups") != new["groups"]:
+        return new
+    out = dict(new)
+    kept = [p for p in old.get("parts", []) if p not in new["parts"]]
+    for part in kept:
+        for key in PART_KEYS[part]:
+            if key in old:
+                out[key] = old[key]
+    out["parts"] = [p for p in PARTS if p in set(new["parts"]) | set(kept)]
+    scales = {**{p: old.get("part_scales", {}).get(p, {**old.get("scale", {}), "device": old.get("device")})
+                 for p in kept}, **new["part_scales"]}
+    out["part_scales"] = {p: scales[p] for p in out["parts"]}
+    if any(v != out["part_scales"][out["parts"][0]] for v in out["part_scales"].values()):
+        out["scale"] = "mixed: see part_scales"
     return out
 
 
@@ -115,12 +143,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
     parser.add_argument("--theory-cases", type=int, default=10,
                         help="random instances per deep-linear claim recorded beside part 2 (0: skip)")
+    parser.add_argument("--replace", action="store_true",
+                        help="overwrite bridge.json; by default the parts not run now are kept from it")
     parser.add_argument("--deep-seeds", type=int, default=1,
                         help="seeds of the deep-linear part (12 trainings per seed and group; default 1)")
     args = parser.parse_args(argv)
     ctx = context_from_args(args)
     result = bridge(ctx, tuple(args.groups), tuple(args.parts), args.theory_cases, args.deep_seeds)
-    write_json(result, ctx.out / "bridge.json")
+    path = ctx.out / "bridge.json"
+    if not args.replace and path.exists():
+        result = merge(json.loads(path.read_text()), result)
+    write_json(result, path)
     from empirical.bridge_plots import plot_all
 
     plot_all(result, ctx.out)

@@ -336,6 +336,18 @@ def claims_markdown(findings: list[Finding], data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def scale_text(scale: dict[str, Any], device: str | None = None) -> str:
+    """An output's scale in words: epochs, training images, seeds (and device)."""
+    text = f"{scale.get('epochs')} epochs, {scale.get('n_train')} training images, {scale.get('seeds')} seed(s)"
+    return text + (f", device `{device}`" if device else "")
+
+
+def bridge_scales(b: dict[str, Any]) -> str:
+    """The scale each bridge part ran at (parts may differ, see ``empirical.bridge.merge``)."""
+    scales = b.get("part_scales") or {p: {**b.get("scale", {}), "device": b.get("device")} for p in b.get("parts", [])}
+    return "; ".join(f"{p}: {scale_text(sc, sc.get('device'))}" for p, sc in scales.items())
+
+
 def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Finding], readme_head: str) -> str:
     """paper_figures/README.md: the hand-written head, then the measured tables and the claim verdicts."""
     from empirical.table1 import to_markdown
@@ -347,7 +359,8 @@ def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Fin
         d = data["drift"]
         show = [b for b in (0.0, 0.1, 0.3, 0.5, 1.0) if b in d["betas"]]
         lines += ["## Figure 4 (`python -m empirical.drift`)", "", "![Figure 4](fig4_drift.png)", "",
-                  f"DI and accuracy ratio Acc(D(beta))/Acc(D(0)) (mean ± std over seeds), drift mode `{d['mode']}`:", "",
+                  f"DI and accuracy ratio Acc(D(beta))/Acc(D(0)) (mean ± std over seeds), drift mode `{d['mode']}`; "
+                  f"{scale_text(d.get('scale', {}), d.get('device'))}:", "",
                   "| G | model | " + " | ".join(f"DI(β={b:g})" for b in show) + " | " +
                   " | ".join(f"ratio(β={b:g})" for b in show if b > 0) + " |",
                   "|---|---|" + "---|" * (2 * len(show) - 1)]
@@ -358,7 +371,9 @@ def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Fin
             lines.append(f"| {c['group']} | {c['model']} | {di} | {ra} |")
         lines.append("")
     if "spectral" in data:
+        sp = data["spectral"]
         lines += ["## Figure 5 (`python -m empirical.spectral`)", "", "![Figure 5](fig5_spectral.png)", "",
+                  f"{scale_text(sp.get('scale', {}), sp.get('device'))}.", "",
                   "| G | model | nu | sigma_max(J) | acc (%) | SI (test) | LI |", "|---|---|---|---|---|---|---|"]
         for r in data["spectral"]["rows"]:
             lines.append(f"| {r['group']} | {r['model']} | {r['nu'] or '-'} | {r['sigma_max_J'][0]:.3g} ± "
@@ -377,7 +392,10 @@ def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Fin
     lines += [f"| {f.statement} | {f.source} | **{f.verdict}** | {f.evidence} |" for f in paper]
     lines += ["", "## Theory meets the trained networks (`python -m empirical.bridge`)", "",
               "Figures: `bridge_linear.png`, `bridge_deep_linear.png`, `bridge_layers.png`, `bridge_subspace.png`; "
-              "every number in `bridge.json`.", "", "| claim | verdict | evidence |", "|---|---|---|"]
+              "every number in `bridge.json`.", ""]
+    if data.get("bridge"):
+        lines += [f"Scale of each part: {bridge_scales(data['bridge'])}.", ""]
+    lines += ["| claim | verdict | evidence |", "|---|---|---|"]
     lines += [f"| {f.statement} | **{f.verdict}** | {f.evidence} |" for f in bridge]
     lines += ["", "The full ledger, theory included: [CLAIMS.md](CLAIMS.md)."]
     return "\n".join(lines) + "\n"

@@ -330,7 +330,23 @@ def test_quick_reuses_figure5_runs_and_the_cache(quick):
     before = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
     assert bridge.main([*argv, "--parts", "layers", "subspace"]) == 0
     assert {p: p.stat().st_mtime_ns for p in cache.iterdir()} == before
+    merged = json.loads((out / "bridge.json").read_text())  # the parts not rerun are kept
+    assert merged["parts"] == list(bridge.PARTS) and merged["linear"] == result["linear"]
     assert not list(cache.glob("stack-*.ckpt"))
+
+
+def test_merge_keeps_the_parts_not_rerun_with_their_scales():
+    full, short = {"epochs": 300, "seeds": 4}, {"epochs": 30, "seeds": 1}
+    old = {"groups": ["R4"], "parts": ["linear", "layers"], "scale": full, "device": "cpu", "linear": {"R4": 1},
+           "layers": {"old": 1}}  # a file without part_scales: its parts take the top-level scale
+    new = {"groups": ["R4"], "parts": ["layers"], "scale": short, "device": "cpu", "layers": {"new": 2},
+           "part_scales": {"layers": {**short, "device": "cpu"}}}
+    out = bridge.merge(old, new)
+    assert out["parts"] == ["linear", "layers"] and out["linear"] == {"R4": 1} and out["layers"] == {"new": 2}
+    assert out["part_scales"] == {"linear": {**full, "device": "cpu"}, "layers": {**short, "device": "cpu"}}
+    assert out["scale"].startswith("mixed")
+    assert bridge.merge({**old, "groups": ["T3"]}, new) == new  # other groups: nothing to keep
+    assert bridge.merge(None, new) == new
 
 
 def test_help(capsys):

@@ -73,3 +73,13 @@ def test_main_writes_readme_and_claims(tmp_path):
     for cid in ("da_not_genuinely_invariant", "prop31_flow_bound", "deep_linear_balanced_init_spectral", "bridge"):
         assert f"`{cid}`" in claims
     assert "**not measured**" in claims  # drift, spectral, saliency and the bridge were not run here
+
+
+def test_bridge_scales_name_each_part():
+    full = {"epochs": 300, "n_train": 10000, "seeds": 4}
+    b = {"parts": ["linear", "layers"], "part_scales": {"linear": {**full, "epochs": 50, "seeds": 1, "device": "cpu"},
+                                                        "layers": {**full, "device": "cpu"}}}
+    assert report.bridge_scales(b) == ("linear: 50 epochs, 10000 training images, 1 seed(s), device `cpu`; "
+                                       "layers: 300 epochs, 10000 training images, 4 seed(s), device `cpu`")
+    old = {"parts": ["subspace"], "scale": full, "device": "cuda"}  # written before part_scales existed
+    assert report.bridge_scales(old) == "subspace: 300 epochs, 10000 training images, 4 seed(s), device `cuda`"
