@@ -54,7 +54,7 @@ def plot_drift(data: dict[str, Any], stem: Path) -> list[Path]:
     curves = data["curves"]
     groups = list(dict.fromkeys(c["group"] for c in curves))
     betas = np.array(data["betas"])
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.6 * len(groups), 3.6), squeeze=False, layout="constrained")
     for ax, g in zip(axes[0], groups):
         right = ax.twinx()
         for k, c in enumerate(x for x in curves if x["group"] == g):
