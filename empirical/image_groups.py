@@ -155,7 +155,7 @@ def orbit(rep: Representation, x: Tensor, operator: Tensor | None = None) -> Ten
     op = _operator_for(rep, x, operator)
     flat = _flatten(rep, x)
     if rep.perms is not None:
-        # One contiguous gather per element (|G| is small): about 1.7x faster on a CPU than one fancy
+        # One contiguous gather per element (|G| is small): faster on a CPU than one fancy
         # index (*batch, |G|, d) followed by the transposing copy to (|G|, *batch, d).
         out = torch.stack([flat.index_select(-1, p) for p in op])
     else:
