@@ -79,8 +79,8 @@ def merge(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
             if key in old:
                 out[key] = old[key]
     out["parts"] = [p for p in PARTS if p in set(new["parts"]) | set(kept)]
-    scales = {**{p: old.get("part_scales", {}).get(p, {**old.get("scale", {}), "device": old.get("device")})
-                 for p in kept}, **new["part_scales"]}
+    old_scales = old.get("part_scales") or {p: {**old.get("scale", {}), "device": old.get("device")} for p in kept}
+    scales = {**{p: old_scales[p] for p in kept}, **new["part_scales"]}
     out["part_scales"] = {p: scales[p] for p in out["parts"]}
     if any(v != out["part_scales"][out["parts"][0]] for v in out["part_scales"].values()):
         out["scale"] = "mixed: see part_scales"

@@ -172,7 +172,12 @@ def _spectral_rules() -> list[tuple[str, str, str, Rule]]:
             if not rows:
                 return None
             res = {g: test(rows, g) for g in _groups(rows)}
-            return _judge({g: ok for g, (ok, _) in res.items()}), "; ".join(f"{g}: {e}" for g, (_, e) in res.items())
+            # A form whose nu search missed the SI target is shown at its best-SI nu: say so beside the verdict.
+            missed = "".join(f"; {t['group']} IR-{t['form']} never reached validation SI {t['target_SI']:g} on its "
+                             f"grid (best {max(r['SI'] for r in t['sweep']):.3f} at nu = {t['chosen_nu']:g})"
+                             for t in data["spectral"].get("tuning", []) if not t.get("reached", True))
+            return _judge({g: ok for g, (ok, _) in res.items()}), "; ".join(
+                f"{g}: {e}" for g, (_, e) in res.items()) + missed
         return rule
 
     def forms(rows, g):

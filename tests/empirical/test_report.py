@@ -61,6 +61,12 @@ def test_drift_and_spectral_rules():
     assert f["ir_spectral_decay_every_form"].verdict == "fails" and "IR-NLI 6" in f["ir_spectral_decay_every_form"].evidence
     assert f["ir_accuracy_drop_every_form"].verdict == "holds"
     assert f["li_best_regularizer"].verdict == "holds"
+    assert "never reached" not in f["ir_spectral_decay_every_form"].evidence
+    spectral["tuning"] = [{"group": "R4", "form": "NLI", "target_SI": 0.95, "chosen_nu": 30.0, "reached": False,
+                           "sweep": [{"nu": 3.0, "SI": 0.6}, {"nu": 30.0, "SI": 0.79}]}]
+    f = by_id(report.paper_findings({"spectral": spectral}))
+    assert "R4 IR-NLI never reached validation SI 0.95 on its grid (best 0.790 at nu = 30)" in \
+        f["ir_spectral_decay_every_form"].evidence
 
 
 def test_main_writes_readme_and_claims(tmp_path):
