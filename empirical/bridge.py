@@ -34,7 +34,7 @@ from empirical.bridge_subspace import subspace_bridge
 from empirical.experiment import Context, add_arguments, context_from_args, write_json
 from empirical.tuning import tune_nu
 
-__all__ = ["PARTS", "bridge", "merge", "summary", "main"]
+__all__ = ["PARTS", "bridge", "merge", "part_scales", "summary", "main"]
 
 PARTS = ("linear", "deep", "layers", "subspace")
 PART_KEYS = {"linear": ("linear",), "deep": ("deep_linear", "deep_linear_theory"), "layers": ("layers",),
@@ -64,6 +64,12 @@ def bridge(ctx: Context, groups: tuple[str, ...] = ("R4", "T3"), parts: tuple[st
     return out
 
 
+def part_scales(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The scale and device of each part of a bridge result (older files: the top-level scale for every part)."""
+    return result.get("part_scales") or {p: {**result.get("scale", {}), "device": result.get("device")}
+                                         for p in result.get("parts", [])}
+
+
 def merge(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     """``new`` with the parts it did not run kept from ``old`` (same groups), each part with its own scale.
 
@@ -79,7 +85,7 @@ def merge(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
             if key in old:
                 out[key] = old[key]
     out["parts"] = [p for p in PARTS if p in set(new["parts"]) | set(kept)]
-    old_scales = old.get("part_scales") or {p: {**old.get("scale", {}), "device": old.get("device")} for p in kept}
+    old_scales = part_scales(old)
     scales = {**{p: old_scales[p] for p in kept}, **new["part_scales"]}
     out["part_scales"] = {p: scales[p] for p in out["parts"]}
     if any(v != out["part_scales"][out["parts"][0]] for v in out["part_scales"].values()):

@@ -105,7 +105,7 @@ class WeightTiedMLP(MLP):
 
     h(x) = pool_{g in G} (W_1 rho(g) x + b_1), then ReLU and the remaining layers of the MLP; a
     permutation of the orbit leaves the pool unchanged, so f(g x) = f(x) (up to rounding). Same state-dict
-    keys as :class:`MLP` (the group's pixel permutation is a non-persistent buffer).
+    keys as :class:`MLP` (the inverse pixel permutations are a non-persistent buffer).
 
     Why max pooling by default: mean pooling collapses the first layer to
     mean_g W_1 rho(g) x + b_1 = W_1 P_G x + b_1 with P_G the Reynolds operator, so the network
@@ -125,12 +125,11 @@ class WeightTiedMLP(MLP):
         super().__init__(in_features, hidden, depth, classes, seed, activation)
         self.group = group
         self.pool = pool
-        # Permutation groups keep their index table as a (non-persistent) buffer that follows the
-        # model's device; other representations are cast from float64 to x's dtype at each call.
-        op = group_operator(group) if group.perms is not None else None
-        self.register_buffer("group_operator", op, persistent=False)
-        self.register_buffer("inverse_operator", None if op is None else torch.argsort(op, dim=-1),
-                             persistent=False)
+        # Permutation groups keep the inverse of each pixel permutation (see ``features``) as a
+        # (non-persistent) buffer that follows the model's device; other representations are cast
+        # from float64 to x's dtype at each call.
+        inverse = torch.argsort(group_operator(group), dim=-1) if group.perms is not None else None
+        self.register_buffer("inverse_operator", inverse, persistent=False)
 
     def features(self, x: Tensor) -> Tensor:
         """The affine part u_g = W_1 rho(g) x + b_1 for every g, (..., |G|, hidden), of flattened x (..., d)."""

@@ -332,8 +332,7 @@ def claims_markdown(findings: list[Finding], data: dict[str, Any]) -> str:
              "`python -m empirical.report` from the outputs in this folder against the criterion written in each "
              "statement: *holds*, *fails*, *holds only for ...* (a condition), or *not measured*.", ""]
     if scale:
-        lines += [f"Experiments: {scale.get('epochs')} epochs, {scale.get('n_train')} training images, "
-                  f"{scale.get('seeds')} seeds, device `{data['table1'].get('device')}`.", ""]
+        lines += [f"Experiments: {scale_text(scale, data['table1'].get('device'))}.", ""]
     lines += ["| id | source | claim | verdict | evidence | command |", "|---|---|---|---|---|---|"]
     for f in findings:
         cells = [f"`{f.id}`", f.source, f.statement, f"**{f.verdict}**", f.evidence, f"`{f.command}`"]
@@ -349,8 +348,9 @@ def scale_text(scale: dict[str, Any], device: str | None = None) -> str:
 
 def bridge_scales(b: dict[str, Any]) -> str:
     """The scale each bridge part ran at (parts may differ, see ``empirical.bridge.merge``)."""
-    scales = b.get("part_scales") or {p: {**b.get("scale", {}), "device": b.get("device")} for p in b.get("parts", [])}
-    return "; ".join(f"{p}: {scale_text(sc, sc.get('device'))}" for p, sc in scales.items())
+    from empirical.bridge import part_scales
+
+    return "; ".join(f"{p}: {scale_text(sc, sc.get('device'))}" for p, sc in part_scales(b).items())
 
 
 def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Finding], readme_head: str) -> str:

@@ -37,14 +37,15 @@ def tune_nu(ctx: Context, group: str, form: str, grid: tuple[float, ...] | None 
     def config(nu: float):
         return ctx.config(dataset=dataset, group=group, model="IR", form=form, nu=nu, seed=seed)
 
+    def record(res) -> None:
+        ev = evaluate(ctx, res, split="val", metrics=("orbit", "SI"))
+        rows[res.config.nu] = {"nu": res.config.nu, "val_acc": ev["acc"], "LI": ev["LI"], "DI": ev["DI"],
+                               "NLI": ev["NLI"], "SI": ev["SI"], "key": res.config.key()}
+
     def si_at(i: int) -> float:
-        nu = grid[i]
-        if nu not in rows:
-            (res,) = train_all(ctx, [config(nu)])
-            ev = evaluate(ctx, res, split="val", metrics=("orbit", "SI"))
-            rows[nu] = {"nu": nu, "val_acc": ev["acc"], "LI": ev["LI"], "DI": ev["DI"], "NLI": ev["NLI"],
-                        "SI": ev["SI"], "key": res.config.key()}
-        return rows[nu]["SI"]
+        if grid[i] not in rows:
+            record(train_all(ctx, [config(grid[i])])[0])
+        return rows[grid[i]]["SI"]
 
     lo, hi = 0, len(grid) - 1  # invariant: the answer, if any, lies in [lo, hi]
     if si_at(hi) >= target:
@@ -59,8 +60,9 @@ def tune_nu(ctx: Context, group: str, form: str, grid: tuple[float, ...] | None 
         # SI is not monotone at the top (too large a nu can collapse the model to a constant, whose
         # saliency has no direction): scan the whole grid; keep the smallest nu that reaches the
         # target, else the nu with the highest SI. The untried values train together as one stack
-        # (one vectorized program), then ``si_at`` reads them from the cache.
-        train_all(ctx, [config(nu) for nu in grid if nu not in rows])
+        # (one vectorized program).
+        for res in train_all(ctx, [config(nu) for nu in grid if nu not in rows]):
+            record(res)
         sis = [si_at(i) for i in range(len(grid))]
         hits = [i for i, v in enumerate(sis) if v >= target]
         best = hits[0] if hits else max(range(len(grid)), key=lambda i: sis[i])
