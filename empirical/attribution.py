@@ -26,7 +26,13 @@ Choices where the paper is silent:
   g b (for the black image, g b = b), so IG is equivariant for an invariant f. The
   experiments pass the black image in normalized space; the default 0.0 is zero in the
   input space given.
-- A zero saliency map has no direction: its cosine with anything is defined as 0 (no NaN).
+- A zero saliency map has no direction: its cosine with a finite map is defined as 0 (no NaN).
+
+NaN in, NaN out: a sample whose pixels, baseline, model outputs on the path or attributions
+are not all finite gets an all-NaN IG and saliency map, so neither the 0.9 * max threshold
+nor the zero-map convention can turn it into a plausible map or cosine; its SI is NaN.
+``group`` is a representation or a registered name ("R4", "T3"; see
+``empirical.image_groups.as_image_group``).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from empirical.image_groups import inverse_act, orbit
+from empirical.image_groups import as_image_group, inverse_act, nan_where_nonfinite, orbit
 from theory.groups import Representation
 
 __all__ = [
@@ -72,9 +78,12 @@ def _targets(target: int | Tensor, n: int, device) -> Tensor:
 
 def _path_gradient(g: Callable[[Tensor], Tensor], start: Tensor, end: Tensor, target: Tensor,
                    steps: int, max_batch: int) -> Tensor:
-    """sum_s w_s grad_u g(u_s)[target] at u_s = start + alpha_s (end - start): the path integral, (N, ...)."""
+    """sum_s w_s grad_u g(u_s)[target] at u_s = start + alpha_s (end - start): the path integral, (N, ...).
+
+    A sample with a non-finite output of g at any path point gets NaN everywhere.
+    """
     alphas, weights = _quadrature(steps, end)
-    n, total = end.shape[0], end.shape[0] * steps
+    total = end.shape[0] * steps
     if max_batch < 1:
         raise ValueError(f"max_batch must be >= 1 row, got {max_batch}")
     delta = end - start
@@ -87,6 +96,8 @@ def _path_gradient(g: Callable[[Tensor], Tensor], start: Tensor, end: Tensor, ta
         with torch.enable_grad():
             out = g(points)
             (grad,) = torch.autograd.grad(out.gather(-1, target[i, None]).sum(), points)
+        # NaN over the whole row: a non-finite logit spoils the sample, not just the pixels it reaches
+        grad = nan_where_nonfinite(grad, out.detach())
         acc.index_add_(0, i, grad * weights[s].view(-1, *pad))
     return acc
 
@@ -100,6 +111,7 @@ def integrated_gradients(f: Callable[[Tensor], Tensor], x: Tensor, target: int |
     ``max_batch`` rows per forward/backward, all on x's device. With ``fast`` and a model that
     offers ``affine_split()`` (our MLPs), the path is pushed through the affine first layer once
     and only the rest of the network runs on the N * steps interpolation points (same integral).
+    A sample with a non-finite pixel, baseline, path output or attribution is NaN everywhere.
     """
     x = x.detach()
     b = torch.as_tensor(baseline, dtype=x.dtype, device=x.device).broadcast_to(x.shape)
@@ -114,7 +126,8 @@ def integrated_gradients(f: Callable[[Tensor], Tensor], x: Tensor, target: int |
             (grad,) = torch.autograd.grad(ux, xv, grad_outputs=path)  # A^T (integral over the u-path)
     else:
         grad = _path_gradient(f, b, x, t, steps, max_batch)
-    return (x - b) * grad
+    ig = (x - b) * grad
+    return nan_where_nonfinite(ig, x, b, ig)
 
 
 def _pad(m: Tensor, r: int, dim: int, mode: str) -> Tensor:
@@ -173,27 +186,33 @@ def saliency_map(f: Callable[[Tensor], Tensor], x: Tensor, target: int | Tensor,
     m = _as_maps(ig.abs())
     peak = m.flatten(1).amax(1).view(-1, 1, 1)
     m = torch.where(m < threshold * peak, torch.zeros_like(m), m)
-    return gaussian_smooth(m, kernel_size, sigma, mode)
+    # NaN < t is False, so a NaN pixel survives the threshold; keep the whole map NaN regardless
+    return nan_where_nonfinite(gaussian_smooth(m, kernel_size, sigma, mode), ig)
 
 
 def saliency_cosine(a: Tensor, b: Tensor) -> Tensor:
-    """Cosine similarity of maps a, b (..., H, W) -> (...); 0 where either map is zero (Eq. 3 summand)."""
+    """Cosine similarity of maps a, b (..., H, W) -> (...); 0 where a finite map is zero, NaN where either has a NaN."""
     a, b = a.flatten(-2), b.flatten(-2)
     denom = a.norm(dim=-1) * b.norm(dim=-1)
     dot = (a * b).sum(-1)
-    return torch.where(denom > 0, dot / denom.clamp_min(torch.finfo(denom.dtype).tiny), torch.zeros_like(dot))
+    cos = torch.where(denom > 0, dot / denom.clamp_min(torch.finfo(denom.dtype).tiny), torch.zeros_like(dot))
+    # a NaN denominator fails "> 0" and would read as a zero map: a non-finite map gives NaN instead
+    finite = torch.isfinite(a).all(-1) & torch.isfinite(b).all(-1)
+    return torch.where(finite, cos, cos.new_full((), float("nan")))
 
 
-def saliency_invariance(f: Callable[[Tensor], Tensor], x: Tensor, rep: Representation,
+def saliency_invariance(f: Callable[[Tensor], Tensor], x: Tensor, group: Representation | str,
                         target: int | Tensor | None = None, baseline: float | Tensor = 0.0, steps: int = 50,
                         threshold: float = 0.9, kernel_size: int = 3, sigma: float = 1.0, mode: str = "wrap",
                         max_batch: int = _MAX_BATCH, reduction: str = "mean") -> Tensor:
     """SI_f per sample (N,): cos(m(x), g^{-1} m(gx)) averaged over g != e (Eq. 3; "sum": all g, literally).
 
     target: labels (N,) or an int, used for every orbit element; None -> the prediction argmax f(x).
+    NaN for a sample with a non-finite pixel or model output.
     """
     if reduction not in ("mean", "sum"):
         raise ValueError(f"unknown reduction {reduction!r}; choose one of mean, sum")
+    rep = as_image_group(group, x)
     n = x.shape[0]
     if target is None:
         with torch.no_grad():
@@ -209,6 +228,6 @@ def saliency_invariance(f: Callable[[Tensor], Tensor], x: Tensor, rep: Represent
     cos = saliency_cosine(m[0], aligned)  # (|G|, N); cos[0] = 1 unless m(x) = 0
     if reduction == "sum":
         return cos.sum(0)
-    if k == 1:
-        return torch.ones(n, dtype=m.dtype, device=x.device)
+    if k == 1:  # the trivial group: 1 by definition, NaN for a sample with a NaN map
+        return torch.where(cos[0].isnan(), cos[0], torch.ones_like(cos[0]))
     return cos[1:].mean(0)

@@ -31,7 +31,10 @@ from empirical.bridge_layers import layers_bridge
 from empirical.bridge_linear import linear_bridge
 from empirical.bridge_sigma import flow_data
 from empirical.bridge_subspace import subspace_bridge
-from empirical.experiment import Context, add_arguments, context_from_args, write_json
+from empirical.experiment import Context, add_arguments, command, parse_context, scale_tag, write_json
+from empirical.image_groups import IMAGE_GROUPS
+from empirical.store import entry_lock
+from empirical.training import provenance
 from empirical.tuning import tune_nu
 
 __all__ = ["PARTS", "bridge", "merge", "part_scales", "summary", "main"]
@@ -141,11 +144,12 @@ def summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     """Run the bridge measurements and write bridge.json and the figures into ``--out``."""
     parser = add_arguments(argparse.ArgumentParser(prog="python -m empirical.bridge", description=__doc__,
                                                    formatter_class=argparse.RawDescriptionHelpFormatter))
-    parser.add_argument("--groups", nargs="+", default=["R4", "T3"], choices=["R4", "T3"])
+    parser.add_argument("--groups", nargs="+", default=["R4", "T3"], choices=IMAGE_GROUPS)
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
     parser.add_argument("--theory-cases", type=int, default=10,
                         help="random instances per deep-linear claim recorded beside part 2 (0: skip)")
@@ -153,16 +157,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="overwrite bridge.json; by default the parts not run now are kept from it")
     parser.add_argument("--deep-seeds", type=int, default=1,
                         help="seeds of the deep-linear part (12 trainings per seed and group; default 1)")
-    args = parser.parse_args(argv)
-    ctx = context_from_args(args)
+    args, ctx = parse_context(parser, argv)
     result = bridge(ctx, tuple(args.groups), tuple(args.parts), args.theory_cases, args.deep_seeds)
+    result.update(scale_tag=scale_tag(ctx.scale), provenance=provenance(ctx.device))
     path = ctx.out / "bridge.json"
-    if not args.replace and path.exists():
-        result = merge(json.loads(path.read_text()), result)
-    write_json(result, path)
     from empirical.bridge_plots import plot_all
 
-    plot_all(result, ctx.out)
+    with entry_lock(path, ctx.cache_dir / "locks"):  # two writers merge in turn, never drop each other's parts
+        if not args.replace and path.exists():
+            result = merge(json.loads(path.read_text()), result)
+        write_json(result, path)
+        plot_all(result, ctx.out)
     if not ctx.quiet:
         print(summary(result))
     return 0

@@ -13,8 +13,6 @@ the group cannot see at all (G-invariant ones), so sigma_max(J P_Fix) ("fix") is
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict
 from typing import Any
 
@@ -22,7 +20,7 @@ import numpy as np
 
 from empirical import table1
 from empirical.bridge_sigma import Subspace, difference_subspace
-from empirical.experiment import Context, build_model, dataset_for, mean_std, train_all, write_json
+from empirical.experiment import Context, build_model, cached_evaluation, dataset_for, mean_std, train_all
 from empirical.sensitivity import input_jacobian
 from empirical.training import RunResult
 from empirical.tuning import tune_nu
@@ -62,19 +60,16 @@ def subspace_evaluate(ctx: Context, result: RunResult, sub: Subspace) -> dict[st
     """Mean split sensitivities of one run on its first ``n_jacobian`` test samples (transformed by their g); cached."""
     n = ctx.scale.n_jacobian
     spec = {"what": "bridge_subspace", "n": n, "rank": sub.rank, "rtol": sub.tol, "version": 2}
-    h = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
-    path = ctx.cache_dir / f"{result.config.key()}.bridge-{h}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    ds = dataset_for(ctx, result.config)
-    x = ds.test.transformed()[:n].to(ctx.device)
-    model = build_model(result, ctx.device)
-    jac = input_jacobian(model, x).double().cpu().numpy()
-    split = split_sensitivity(jac, sub.basis, {"fix": groups.fixed_subspace(ds.group)})
-    out = {"key": result.config.key(), "config": asdict(result.config), **spec,
-           **{k: float(v.mean()) for k, v in split.items()}}
-    write_json(out, path)
-    return out
+
+    def compute() -> dict[str, Any]:
+        ds = dataset_for(ctx, result.config)
+        x = ds.test.transformed()[:n].to(ctx.device)
+        jac = input_jacobian(build_model(result, ctx.device), x).double().cpu().numpy()
+        split = split_sensitivity(jac, sub.basis, {"fix": groups.fixed_subspace(ds.group)})
+        return {"key": result.config.key(), "config": asdict(result.config), **spec,
+                **{k: float(v.mean()) for k, v in split.items()}}
+
+    return cached_evaluation(ctx, result, spec, compute, kind="bridge")
 
 
 def subspace_bridge(ctx: Context, group: str, sub: Subspace | None = None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from empirical.download import SHA256, canonical_name, find_file, locate
+from empirical.download import accepted_sha256, canonical_name, find_file, locate
 from empirical.idx import read_idx
 from theory import groups
 
@@ -60,7 +60,7 @@ def _read_pool(folder: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
     parts = []
     for prefix in ("train", "t10k"):
         files = [find_file(folder, f"{prefix}-{kind}") for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")]
-        x, y = (read_idx(f, sha256=SHA256[name][f.name.removesuffix(".gz")]) for f in files)
+        x, y = (read_idx(f, sha256=accepted_sha256(folder, name, f.name.removesuffix(".gz"))) for f in files)
         if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8 or y.shape != x.shape[:1]:
             raise ValueError(f"{files[0]}, {files[1]}: expected uint8 images (N, 28, 28) and N labels, got "
                              f"{x.dtype} {x.shape} and {y.shape}; replace them with the official files")
@@ -74,10 +74,13 @@ def _read_pool(folder: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def load_raw(dataset: str, data_dir: str | Path | None = None, *, download: bool = True,
              quiet: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Official train+test pooled (train first): images (70000, 28, 28) uint8 and labels (70000,) uint8, read-only.
+    """Official train+test pooled (train first): images (N, 28, 28) uint8 and labels (N,) uint8, read-only.
 
-    Files are checksum-verified; the decoded arrays are kept in an lru_cache of two entries keyed by
-    (folder, dataset) for the process (see :func:`clear_raw_cache`).
+    N is 70000 for the official files. They are checksum-verified against the official SHA-256, or
+    against the folder's own SHA256SUMS.decompressed for a declared subset (then N is smaller: 400 in
+    the fixture tests/fixtures/data).
+    DataError when ``data_dir`` (else $INVARIANCE_DATA) names a missing folder. The decoded arrays are
+    kept in an lru_cache of two entries keyed by (folder, dataset) for the process (see :func:`clear_raw_cache`).
     """
     name = canonical_name(dataset)
     folder = locate(name, data_dir, download_missing=download, quiet=quiet)

@@ -3,20 +3,32 @@
 Lookup order for a dataset's folder (the first that holds all four files wins):
 
 1. ``data_dir`` (the command-line option ``--data-dir``): its ``<dataset>/`` subfolder, else the folder itself;
-2. the environment variable ``INVARIANCE_DATA``, read the same way (``/work/shared/data`` has this layout);
+2. the environment variable ``INVARIANCE_DATA``, read the same way, but only when no ``data_dir`` is given:
+   the option replaces the variable, it does not fall back to it;
 3. Debian's ``/usr/share/datasets/fashion-mnist`` (package ``dataset-fashion-mnist``), Fashion-MNIST only;
 4. the user cache ``$XDG_CACHE_HOME/genuine-invariance/<dataset>`` (``~/.cache`` when unset).
+
+A named folder (``data_dir``, else ``INVARIANCE_DATA``) must exist: :func:`check_data_dir` raises
+:class:`DataError` otherwise, so a typo is reported instead of silently using another copy.
 
 When none holds the files, the official archives are downloaded (mirrors in order) into
 ``<data_dir or INVARIANCE_DATA>/<dataset>`` when a folder was named, else into the cache. Each file
 is streamed into a temporary file in the destination folder, its decompressed content checked
-against the SHA-256 below, and only then renamed into place (``os.replace``); on any error,
-KeyboardInterrupt included, the temporary file is removed, so nothing partial is ever left.
+against the SHA-256 below, and only then renamed into place (``os.replace``). A download is all or
+nothing: on any error, KeyboardInterrupt included, the temporary file, the files fetched by that call
+and the folders it created are removed.
+
+A folder may carry ``SHA256SUMS.decompressed`` (``<sha256>  <file name>`` lines, the SHA-256 of each
+file's decompressed content): the files it lists are then accepted with those digests as well as the
+official ones. That is how a deliberate subset, such as the test fixture ``tests/fixtures/data``,
+declares itself; its bytes are still verified, but they are not the official dataset.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import sys
 import hashlib
 import http.client
 import os
@@ -33,14 +45,21 @@ __all__ = [
     "MIRRORS",
     "SHA256",
     "DEBIAN_FASHION_MNIST",
+    "MANIFEST",
+    "DOWNLOAD_COMMAND",
+    "DataError",
     "DataNotFoundError",
     "DownloadError",
     "canonical_name",
     "cache_dir",
+    "how_to_get_data",
+    "check_data_dir",
     "candidate_dirs",
     "find_file",
+    "accepted_sha256",
     "download",
     "locate",
+    "main",
 ]
 
 # The four standard files, without the .gz suffix; both "<name>.gz" and "<name>" are accepted on disk.
@@ -68,9 +87,17 @@ SHA256 = MappingProxyType({
 })
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+# A folder's own list of decompressed SHA-256 digests (the format of the shared data's manifest).
+MANIFEST = "SHA256SUMS.decompressed"
+# The downloader command (``main`` below): locate() downloads whatever the lookup does not find.
+DOWNLOAD_COMMAND = "python -m empirical.download [--data-dir DIR]"
 _ALIASES = MappingProxyType({"mnist": "mnist", "fashion-mnist": "fashion-mnist", "fmnist": "fashion-mnist",
                              "fashion_mnist": "fashion-mnist"})
 _CHUNK = 1 << 16
+
+
+class DataError(ValueError):
+    """A data folder is unusable (--data-dir or $INVARIANCE_DATA missing, a bad manifest); the message names the fix."""
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -95,16 +122,54 @@ def cache_dir(dataset: str) -> Path:
     return Path(root) / "genuine-invariance" / canonical_name(dataset)
 
 
-def _explicit(data_dir: str | Path | None) -> list[Path]:
-    named = [data_dir, os.environ.get("INVARIANCE_DATA") or None]
-    return [Path(d).expanduser() for d in named if d is not None and str(d) != ""]
+def how_to_get_data() -> str:
+    """One line on how the data is found and fetched: the lookup order and the download command."""
+    cache = cache_dir("mnist").parent
+    return (f"the data folder is --data-dir DIR, else $INVARIANCE_DATA (a folder holding mnist/ and "
+            f"fashion-mnist/, or the IDX files themselves), else {DEBIAN_FASHION_MNIST} (Debian package "
+            f"dataset-fashion-mnist, Fashion-MNIST only), else the user cache {cache}/<dataset>; files missing "
+            f"from all of them are downloaded into the named folder or the cache: {DOWNLOAD_COMMAND}")
+
+
+def _named(data_dir: str | Path | None) -> tuple[str, Path] | None:
+    """('--data-dir', path) when data_dir is given, else ('INVARIANCE_DATA', path) when set, else None."""
+    if data_dir is not None:
+        return "--data-dir", Path(data_dir).expanduser()
+    env = os.environ.get("INVARIANCE_DATA")
+    # An empty variable counts as unset, as the shell convention has it.
+    return ("INVARIANCE_DATA", Path(env).expanduser()) if env else None
+
+
+def check_data_dir(data_dir: str | Path | None) -> None:
+    """Raise DataError unless the named data folder (``data_dir``, else $INVARIANCE_DATA) is an existing folder.
+
+    Cheap (no file is read), so a command calls it before any work. Nothing named passes: the lookup
+    then uses Debian's folder and the user cache.
+    """
+    if data_dir is not None and str(data_dir) == "":
+        raise DataError(f"--data-dir is empty; pass a folder or leave the option out: {how_to_get_data()}")
+    named = _named(data_dir)
+    if named is None:
+        return
+    option, path = named
+    if path.is_dir():
+        return
+    given = f"{option} {path}" if option == "--data-dir" else f"{option}={path}"
+    if not path.is_absolute():
+        given += f" (that is {path.resolve()})"
+    problem = "is not a folder" if path.exists() else "does not exist"
+    fix = "pass an existing folder or leave the option out" if option == "--data-dir" else \
+        "point it at an existing folder or unset it"
+    raise DataError(f"{given} {problem}; {fix} (create the folder first to download into it): {how_to_get_data()}")
 
 
 def candidate_dirs(dataset: str, data_dir: str | Path | None = None) -> list[Path]:
     """The folders searched for a dataset, in order (see the module docstring)."""
     name = canonical_name(dataset)
     out: list[Path] = []
-    for root in _explicit(data_dir):
+    named = _named(data_dir)
+    if named is not None:
+        root = named[1]
         out += [root / name, root]
     if name == "fashion-mnist":
         out.append(DEBIAN_FASHION_MNIST)
@@ -118,6 +183,30 @@ def find_file(folder: str | Path, name: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def accepted_sha256(folder: str | Path, dataset: str, name: str) -> tuple[str, ...]:
+    """The digests the decompressed content of file ``name`` in ``folder`` may have: the official one, then
+    the one ``folder/SHA256SUMS.decompressed`` lists for it, if any (a declared subset such as the fixture)."""
+    dataset = canonical_name(dataset)
+    official = SHA256[dataset][name]
+    manifest = Path(folder) / MANIFEST
+    if not manifest.is_file():
+        return (official,)
+    listed = {}
+    for number, line in enumerate(manifest.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        digest = parts[0].lower() if parts else ""
+        if len(parts) != 2 or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise DataError(f"{manifest}: line {number} is not '<64 hex digits>  <file name>'; fix the line "
+                            f"or delete the file to require the official checksums")
+        # The shared data's manifest names files as '<dataset>/<file>': skip the other dataset's lines.
+        prefix, _, file = parts[1].lstrip("*").rpartition("/")
+        if prefix in ("", dataset):
+            listed[file.removesuffix(".gz")] = digest
+    return (official,) if listed.get(name, official) == official else (official, listed[name])
 
 
 def _decompressed_sha256(path: Path) -> str:
@@ -178,21 +267,60 @@ def download(dataset: str, dest: str | Path, *, mirrors: Sequence[str] | None = 
     if not mirrors:
         raise ValueError("download needs at least one mirror URL")
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    for file, sha in checksums.items():
-        if find_file(dest, file) is not None:
-            continue
-        failures = []
-        for base in mirrors:
-            url = f"{base}{file}.gz"
+    created = _make_dirs(dest)
+    fetched: list[Path] = []
+    try:
+        for file, sha in checksums.items():
+            if find_file(dest, file) is not None:
+                continue
+            failures = []
+            for base in mirrors:
+                url = f"{base}{file}.gz"
+                try:
+                    fetched.append(_fetch_one(url, dest, file, sha.lower(), quiet, timeout))
+                    break
+                except (urllib.error.URLError, http.client.HTTPException, OSError, EOFError, zlib.error) as err:
+                    failures.append(f"  {url}: {err}")
+            else:
+                raise DownloadError(f"could not download {file} for {name} into {dest}:\n" + "\n".join(failures))
+    except BaseException:
+        # All or nothing: a dataset with some of its files would be found incomplete and confuse the next run.
+        for path in fetched:
+            path.unlink(missing_ok=True)
+        for folder in reversed(created):
             try:
-                _fetch_one(url, dest, file, sha.lower(), quiet, timeout)
-                break
-            except (urllib.error.URLError, http.client.HTTPException, OSError, EOFError, zlib.error) as err:
-                failures.append(f"  {url}: {err}")
-        else:
-            raise DownloadError(f"could not download {file} for {name} into {dest}:\n" + "\n".join(failures))
+                folder.rmdir()
+            except OSError:  # not empty: something else wrote into it meanwhile, so it is not ours to remove
+                pass
+        raise
     return dest
+
+
+def _make_dirs(dest: Path) -> list[Path]:
+    """Create ``dest`` and its missing parents; returns the folders this call created, outermost first."""
+    missing = []
+    folder = dest
+    while not folder.is_dir():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    created = []
+    try:
+        for folder in reversed(missing):
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                if not folder.is_dir():
+                    raise
+                continue  # created concurrently by someone else: not ours to remove
+            created.append(folder)
+    except BaseException:
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    return created
 
 
 def _complete(folder: Path, names) -> bool:
@@ -202,26 +330,28 @@ def _complete(folder: Path, names) -> bool:
 def locate(dataset: str, data_dir: str | Path | None = None, *, download_missing: bool = True,
            quiet: bool = False, mirrors: Sequence[str] | None = None,
            checksums: Mapping[str, str] | None = None, timeout: float = 30.0) -> Path:
-    """The folder holding the four IDX files of ``dataset``: searched, else downloaded (DataNotFoundError if neither)."""
+    """The folder holding the four IDX files of ``dataset``: searched, else downloaded (DataNotFoundError if neither).
+
+    DataError first when ``data_dir`` (else $INVARIANCE_DATA) names a folder that does not exist.
+    """
     name = canonical_name(dataset)
+    check_data_dir(data_dir)
     names = tuple(checksums) if checksums is not None else FILES
     searched = candidate_dirs(name, data_dir)
     for folder in searched:
         if _complete(folder, names):
             return folder
-    explicit = _explicit(data_dir)
-    dest = explicit[0] / name if explicit else cache_dir(name)
+    named = _named(data_dir)
+    dest = named[1] / name if named is not None else cache_dir(name)
     reason = "downloading is switched off"
     if download_missing:
         try:
             return download(name, dest, mirrors=mirrors, checksums=checksums, quiet=quiet, timeout=timeout)
-        except (DownloadError, OSError) as err:
+        except (DownloadError, OSError) as err:  # download() has removed whatever it wrote
             reason = f"the download failed: {err}"
-            if dest.is_dir() and not any(dest.iterdir()):
-                dest.rmdir()  # leave no empty folder behind
     ways = [
         "  - pass --data-dir DIR (a folder holding the files, or holding a '{0}/' subfolder with them)",
-        "  - set the environment variable INVARIANCE_DATA=DIR (same layout)",
+        "  - set the environment variable INVARIANCE_DATA=DIR (same layout; used when no --data-dir is given)",
     ]
     if name == "fashion-mnist":
         ways.append(f"  - install Debian's package: sudo apt install dataset-fashion-mnist (-> {DEBIAN_FASHION_MNIST})")
@@ -233,3 +363,25 @@ def locate(dataset: str, data_dir: str | Path | None = None, *, download_missing
         f"{name}: none of these folders holds all of {files}:\n"
         + "\n".join(f"  {f}" for f in searched)
         + f"\nand {reason}\nProvide the data in one of these ways:\n" + "\n".join(w.format(name) for w in ways))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Find or download MNIST and Fashion-MNIST (``python -m empirical.download``); print where they are."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m empirical.download", description=main.__doc__)
+    parser.add_argument("--data-dir", default=None, help="download into DIR/<dataset> (default: $INVARIANCE_DATA, "
+                                                          "else the user cache)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    try:
+        for dataset in ("mnist", "fashion-mnist"):
+            print(f"{dataset}: {locate(dataset, args.data_dir, quiet=args.quiet)}")
+    except (DataError, DataNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

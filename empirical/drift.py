@@ -1,6 +1,6 @@
 """Figure 4: invariance and accuracy of WT, DA and IR under the drift D(beta) from MNIST to FMNIST (Sec. 4.3).
 
-    python -m empirical.drift [--quick] [--device cuda] [--seeds 4] [--mode interpolate] [--out paper_figures]
+    python -m empirical.drift [--quick] [--device cuda] [--seeds 4] [--mode interpolate] [--out DIR]
 
 The models are Table 1's (trained on Transforming-MNIST; IR with the LI regularizer and the
 tuned nu). Each is evaluated on D(beta) = (1 - beta) D_MNIST + beta D_FMNIST built from the two
@@ -17,8 +17,12 @@ from typing import Any
 import numpy as np
 
 from empirical.data import DRIFT_MODES, drift
-from empirical.experiment import Context, add_arguments, context_from_args, dataset_for, evaluate, mean_std
-from empirical.experiment import train_all, write_json
+from empirical.experiment import Context, add_arguments, command, dataset_for, evaluate, mean_std, parse_context
+from empirical.experiment import scale_tag, train_all
+from empirical.image_groups import IMAGE_GROUPS
+from empirical.numbers import fmt
+from empirical.store import merged_output
+from empirical.training import provenance
 from empirical.table1 import model_configs
 from empirical.tuning import tune_nu
 
@@ -30,8 +34,8 @@ BETAS = tuple(float(b) for b in np.round(np.linspace(0.0, 1.0, 11), 2))
 def drift_curves(ctx: Context, groups: tuple[str, ...] = ("R4", "T3"), betas: tuple[float, ...] = BETAS,
                  mode: str = "interpolate") -> dict[str, Any]:
     """DI and accuracy ratio against beta for Table 1's WT, DA and IR models (mean ± std over seeds)."""
-    out: dict[str, Any] = {"scale": vars(ctx.scale), "device": str(ctx.device), "mode": mode, "betas": list(betas),
-                           "curves": []}
+    out: dict[str, Any] = {"scale": vars(ctx.scale), "scale_tag": scale_tag(ctx.scale), "device": str(ctx.device),
+                           "provenance": provenance(ctx.device), "mode": mode, "betas": list(betas), "curves": []}
     for group in groups:
         nu = tune_nu(ctx, group, "LI")["chosen_nu"]
         cfgs = model_configs(ctx, group, nu)
@@ -58,24 +62,25 @@ def drift_curves(ctx: Context, groups: tuple[str, ...] = ("R4", "T3"), betas: tu
     return out
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    """Regenerate Figure 4 into ``--out``."""
+    """Regenerate Figure 4 into ``--out`` (merged with the curves of other groups already there)."""
     parser = add_arguments(argparse.ArgumentParser(prog="python -m empirical.drift", description=__doc__,
                                                    formatter_class=argparse.RawDescriptionHelpFormatter))
-    parser.add_argument("--groups", nargs="+", default=["R4", "T3"], choices=["R4", "T3"])
+    parser.add_argument("--groups", nargs="+", default=["R4", "T3"], choices=IMAGE_GROUPS)
     parser.add_argument("--mode", default="interpolate", choices=DRIFT_MODES)
-    args = parser.parse_args(argv)
-    ctx = context_from_args(args)
+    args, ctx = parse_context(parser, argv)
     data = drift_curves(ctx, tuple(args.groups), mode=args.mode)
     stem = "fig4_drift" if args.mode == "interpolate" else f"fig4_drift_{args.mode}"
-    write_json(data, ctx.out / f"{stem}.json")
     from empirical.plots import plot_drift
 
-    plot_drift(data, ctx.out / stem)
+    keys = {"curves": lambda c: (c["group"], c["model"])}
+    with merged_output(ctx.out / f"{stem}.json", data, keys, ctx.cache_dir / "locks") as merged:
+        plot_drift(merged, ctx.out / stem)
     if not ctx.quiet:
         for c in data["curves"]:
-            print(f"{c['group']} {c['model']}: DI(beta) = " + " ".join(f"{m:.2f}" for m, _ in c["DI"]))
-            print(f"{c['group']} {c['model']}: acc ratio = " + " ".join(f"{m:.2f}" for m, _ in c["acc_ratio"]))
+            print(f"{c['group']} {c['model']}: DI(beta) = " + " ".join(fmt(m) for m, _ in c["DI"]))
+            print(f"{c['group']} {c['model']}: acc ratio = " + " ".join(fmt(m) for m, _ in c["acc_ratio"]))
     return 0
 
 

@@ -2,19 +2,25 @@
 
 Each trained run is cached under ``<cache>/<key>.pt`` (the hash of its full configuration)
 and each evaluation under ``<cache>/<key>.eval-<hash>.json``; a rerun skips what is done and
-an interrupted stack resumes from its checkpoint. All writes are atomic.
+an interrupted stack resumes from its checkpoint. Entries are checksummed and locked by
+``empirical.store``: processes sharing a cache never train one configuration twice.
+Only the paper's full scale writes into ``paper_figures/`` by default; any other scale writes
+into ``<cache>/figures/<scale>/`` unless ``--out`` says otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import hashlib
 import json
+import logging
 import os
+import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -26,13 +32,21 @@ from empirical.image_groups import image_group
 from empirical.invariance import INVARIANCE_FORMS, invariance_from_logits, orbit_logits
 from empirical.models import MLP, WeightTiedMLP
 from empirical.sensitivity import jacobian_sigma_max
-from empirical.training import RunConfig, RunResult, TrainData, group_stacks, load_result, save_result, train_stack
+from empirical.download import DataError, check_data_dir
+from empirical.store import (StoreError, check_writable, clean_orphans, entry_lock, load_json, save_json, write_json,
+                             write_text)
+from empirical.training import (RunConfig, RunResult, TrainData, group_stacks, load_result, provenance, result_path,
+                                save_result, train_stack)
 
 __all__ = [
-    "Scale", "FULL", "QUICK", "add_arguments", "Context", "context_from_args", "dataset_for", "train_all",
-    "train_data", "build_model",
-    "evaluate", "write_json", "write_text", "mean_std",
+    "Scale", "FULL", "QUICK", "scale_tag", "add_arguments", "UsageError", "Context", "context_from_args",
+    "parse_context", "command", "dataset_for", "train_all", "train_data", "build_model", "evaluate",
+    "cached_evaluation", "write_json",
+    "write_text", "mean_std", "PAPER_OUT",
 ]
+
+log = logging.getLogger("empirical")
+PAPER_OUT = Path("paper_figures")  # the committed outputs: written by default only at the paper's full scale
 
 
 @dataclass(frozen=True)
@@ -56,17 +70,48 @@ QUICK = Scale(n_train=1000, n_val=300, n_test=1000, epochs=5, n_saliency=32, n_j
               nu_grid_stride=3)
 
 
+def scale_tag(scale: Scale) -> str:
+    """A scale's short name: 'full' (the paper's), else 'quick' or 'custom' with the epochs / seeds that differ."""
+    if scale == FULL:
+        return "full"
+    base, name = (QUICK, "quick") if scale.n_train == QUICK.n_train else (FULL, "custom")
+    extra = [f"e{scale.epochs}"] * (scale.epochs != base.epochs) + [f"s{scale.seeds}"] * (scale.seeds != base.seeds)
+    return "-".join([name, *extra])
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options every experiment command takes."""
     parser.add_argument("--quick", action="store_true", help="small data and few epochs (minutes on a CPU)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
-    parser.add_argument("--seeds", type=int, default=None, help="training seeds per configuration (full: 4)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (full: 300)")
+    parser.add_argument("--seeds", type=_positive_int, default=None, help="training seeds per configuration (full: 4)")
+    parser.add_argument("--epochs", type=_positive_int, default=None, help="training epochs (full: 300)")
     parser.add_argument("--data-dir", default=None, help="folder with MNIST / Fashion-MNIST (else $INVARIANCE_DATA)")
-    parser.add_argument("--out", default="paper_figures", help="where figures and tables are written")
+    parser.add_argument("--out", default=None,
+                        help=f"where figures and tables are written (default: {PAPER_OUT}/ at the paper's full "
+                             "scale, else <cache-dir>/figures/<scale>/, so a trial run never replaces them)")
     parser.add_argument("--cache-dir", default=None, help="trained-run cache (default: $INVARIANCE_CACHE or runs/)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--stack", type=_positive_int, default=None,
+                        help="runs trained together in one batched program (default: 1 on a CPU, one thread, so a "
+                             "run's bits never depend on the others; 64 on CUDA). More is faster, and a run's last "
+                             "bits then depend on its stack (recorded in its provenance)")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     return parser
+
+
+class UsageError(ValueError):
+    """A command-line option that cannot work (unknown device, unwritable folder, missing data)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +124,7 @@ class Context:
     out: Path
     cache_dir: Path
     quiet: bool
+    stack: int = 1  # runs trained together; 1 (the CPU default) makes every run's bits independent of the others
 
     def config(self, **kw) -> RunConfig:
         """A RunConfig at this scale."""
@@ -86,19 +132,101 @@ class Context:
         return RunConfig(epochs=s.epochs, n_train=s.n_train, n_val=s.n_val, n_test=s.n_test, **kw)
 
 
+def _device(name: str | None) -> torch.device:
+    """The torch device named on the command line, checked to exist in this torch build and machine."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device {name}: not a torch device; use cpu or cuda (cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: this torch build ({torch.__version__}) sees no CUDA GPU; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UsageError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"--device {name}: MPS is not available on this machine; use --device cpu")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"--device {name}: device type {device.type!r} is not supported; use cpu or cuda")
+    return device
+
+
 def context_from_args(args: argparse.Namespace) -> Context:
-    """Turn parsed options into a Context (the scale with --epochs / --seeds applied)."""
+    """Turn parsed options into a Context, checking device, data and folders before any work (UsageError)."""
     scale = QUICK if args.quick else FULL
     if args.epochs is not None:
         scale = replace(scale, epochs=args.epochs)
     if args.seeds is not None:
         scale = replace(scale, seeds=args.seeds)
     if scale.epochs < 1 or scale.seeds < 1:
-        raise SystemExit("--epochs and --seeds must be at least 1")
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        raise UsageError("--epochs and --seeds must be at least 1")
+    device = _device(args.device)
+    try:
+        check_data_dir(args.data_dir)
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
     cache = Path(args.cache_dir or os.environ.get("INVARIANCE_CACHE") or "runs")
-    return Context(scale=scale, device=device, data_dir=args.data_dir, out=Path(args.out), cache_dir=cache,
-                   quiet=args.quiet)
+    if tag := _data_tag(args.data_dir):  # cache keys do not name the data: runs on a subset get their own cache
+        cache = cache / tag
+    if args.out is not None:
+        out = Path(args.out)
+    else:
+        out = PAPER_OUT if scale == FULL else cache / "figures" / scale_tag(scale)
+    try:
+        check_writable(cache)
+        check_writable(out)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    stack = args.stack or (1 if device.type == "cpu" else 64)
+    return Context(scale=scale, device=device, data_dir=args.data_dir, out=out, cache_dir=cache, quiet=args.quiet,
+                   stack=stack)
+
+
+def _data_tag(data_dir: str | None) -> str:
+    """'' for the official data; for a declared subset (a folder whose SHA256SUMS lists other digests, such as
+    the test fixture) 'data-<hash of those digests>'."""
+    from empirical.download import FILES, accepted_sha256, candidate_dirs, find_file
+
+    extra: list[str] = []
+    for dataset in ("mnist", "fashion-mnist"):
+        folder = next((f for f in candidate_dirs(dataset, data_dir) if find_file(f, FILES[0])), None)
+        if folder is not None:
+            extra += [d for name in FILES for d in accepted_sha256(folder, dataset, name)[1:]]
+    return "data-" + hashlib.sha256("".join(extra).encode()).hexdigest()[:12] if extra else ""
+
+
+def parse_context(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, Context]:
+    """Parse ``argv`` and resolve its Context; a bad option exits 2 with one line naming it."""
+    args = parser.parse_args(argv)
+    try:
+        return args, context_from_args(args)
+    except UsageError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def command(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """Run a command's ``main``: progress and store messages on stderr; a user error is one line, not a traceback.
+
+    Data, store (disk full, permissions) and option errors print ``error: <message>`` and exit 1;
+    ``--debug`` shows the traceback instead.
+    """
+    @functools.wraps(main)
+    def wrapped(argv: list[str] | None = None) -> int:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        if not logging.getLogger().handlers and not log.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            log.addHandler(handler)
+            log.setLevel(logging.INFO)
+        if "--debug" in argv:
+            return main(argv)
+        try:
+            return main(argv)
+        except (DataError, StoreError, UsageError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    return wrapped
 
 
 @functools.lru_cache(maxsize=4)
@@ -122,27 +250,74 @@ def train_data(ds: TransformingDataset, device: torch.device | str) -> TrainData
                      val_g=ds.val.g.to(device), val_y=ds.val.labels.to(device))
 
 
+def _train_locked(ctx: Context, configs: list[RunConfig], bar) -> dict[RunConfig, RunResult]:
+    """Train the configs whose lock this process holds; a stack's checkpoint is keyed by its runs."""
+    done = {}
+    exact = ctx.device.type == "cpu" and ctx.stack == 1
+    for i, stack in enumerate(stacks := group_stacks(configs, ctx.stack)):
+        c0 = stack[0]
+        bar.set_description(f"stack {i + 1}/{len(stacks)}: {len(stack)} x {c0.model} {c0.group} {c0.dataset}")
+        data = train_data(dataset_for(ctx, c0), ctx.device)
+        tag = hashlib.sha256("".join(c.key() for c in stack).encode()).hexdigest()[:16]
+        ckpt = ctx.cache_dir / f"stack-{tag}.ckpt"
+        with _threads(1 if exact else torch.get_num_threads()):  # one thread: the bits do not depend on the machine
+            results = train_stack(stack, data, image_group(c0.group), progress=bar.update, checkpoint=ckpt)
+        for res in results:
+            save_result(res, ctx.cache_dir)
+            done[res.config] = res
+            if res.failed:
+                log.warning("run %s (%s %s %s nu=%g seed %d) failed: %s", res.config.key(), res.config.model,
+                            res.config.form, res.config.group, res.config.nu, res.config.seed, res.failed)
+        ckpt.unlink(missing_ok=True)
+    return done
+
+
+@contextlib.contextmanager
+def _threads(n: int):
+    """Run the block with ``n`` torch intra-op threads, then restore the count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train_all(ctx: Context, configs: Iterable[RunConfig]) -> list[RunResult]:
-    """Every config trained (from the cache where possible), in the given order."""
+    """Every config trained (from the cache where possible), in the given order.
+
+    Each run is locked while it trains: a run another process is training is waited for and
+    loaded, never trained twice; a run whose trainer died (its lock is released by the OS) is
+    trained here, resuming from its stack's checkpoint when the stack is the same.
+    """
+    from filelock import Timeout
     from tqdm.auto import tqdm
 
     configs = list(dict.fromkeys(configs))
+    clean_orphans(ctx.cache_dir)
     done = {c: load_result(c, ctx.cache_dir) for c in configs}
     todo = [c for c in configs if done[c] is None]
-    stacks = group_stacks(todo)
-    if stacks:
-        bar = tqdm(total=sum(s[0].epochs for s in stacks), unit="epoch", disable=ctx.quiet, dynamic_ncols=True)
-        for i, stack in enumerate(stacks):
-            c0 = stack[0]
-            bar.set_description(f"stack {i + 1}/{len(stacks)}: {len(stack)} x {c0.model} {c0.group} {c0.dataset}")
-            data = train_data(dataset_for(ctx, c0), ctx.device)
-            tag = hashlib.sha256("".join(c.key() for c in stack).encode()).hexdigest()[:16]
-            ckpt = ctx.cache_dir / f"stack-{tag}.ckpt"
-            for res in train_stack(stack, data, image_group(c0.group), progress=bar.update, checkpoint=ckpt):
-                save_result(res, ctx.cache_dir)
-                done[res.config] = res
-            ckpt.unlink(missing_ok=True)
-        bar.close()
+    bar = tqdm(total=sum(c.epochs for c in todo), unit="run-epoch", disable=ctx.quiet or not todo,
+               dynamic_ncols=True)
+    while todo:
+        with contextlib.ExitStack() as held:
+            mine, others = [], []
+            for c in todo:
+                lock = entry_lock(result_path(c, ctx.cache_dir))
+                try:
+                    held.enter_context(lock.acquire(timeout=0))
+                    mine.append(c)
+                except Timeout:
+                    others.append(c)
+            for c in mine:  # another process may have finished it between our first look and the lock
+                done[c] = load_result(c, ctx.cache_dir)
+            done.update(_train_locked(ctx, [c for c in mine if done[c] is None], bar))
+        for c in others:
+            log.info("waiting for run %s: another process is training it", c.key())
+            with entry_lock(result_path(c, ctx.cache_dir)):
+                done[c] = load_result(c, ctx.cache_dir)
+        todo = [c for c in others if done[c] is None]
+    bar.close()
     return [done[c] for c in configs]
 
 
@@ -178,47 +353,45 @@ def evaluate(ctx: Context, result: RunResult, split: str = "test", images: torch
     s = ctx.scale
     spec = {"split": split, "tag": tag, "metrics": list(metrics), "n_saliency": s.n_saliency,
             "n_jacobian": s.n_jacobian, "ig_steps": s.ig_steps, "version": 1}
+
+    def compute() -> dict[str, Any]:
+        c = result.config
+        ds = dataset_for(ctx, c)
+        part = getattr(ds, split)
+        x = (part.transformed() if images is None else images).to(ctx.device)
+        y = (part.labels if labels is None else labels).to(ctx.device)
+        model = build_model(result, ctx.device)
+        rep = ds.group
+        out: dict[str, Any] = {"key": c.key(), "config": asdict(c), **spec, "n": len(x)}
+        if "orbit" in metrics:
+            out.update(_orbit_metrics(model, x, y, rep))
+        if "SI" in metrics:
+            n = min(s.n_saliency, len(x))
+            si = saliency_invariance(model, x[:n], rep, target=y[:n], baseline=ds.black, steps=s.ig_steps)
+            out["SI"] = si.mean().item()
+        if "J" in metrics:
+            n = min(s.n_jacobian, len(x))
+            out["sigma_max_J"] = jacobian_sigma_max(model, x[:n]).mean().item()
+        return out
+
+    return cached_evaluation(ctx, result, spec, compute)
+
+
+def cached_evaluation(ctx: Context, result: RunResult, spec: dict[str, Any], compute: Callable[[], dict[str, Any]],
+                      kind: str = "eval") -> dict[str, Any]:
+    """``compute()`` for one run, stored as ``<cache>/<key>.<kind>-<hash of spec>.json`` (checksummed) and read
+    back on the next call: the one evaluation cache every metric goes through."""
+    if result.failed:
+        raise ValueError(f"run {result.config.key()} failed ({result.failed}); it has no metrics")
     h = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
-    path = ctx.cache_dir / f"{result.config.key()}.eval-{h}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    c = result.config
-    ds = dataset_for(ctx, c)
-    part = getattr(ds, split)
-    x = (part.transformed() if images is None else images).to(ctx.device)
-    y = (part.labels if labels is None else labels).to(ctx.device)
-    model = build_model(result, ctx.device)
-    rep = ds.group
-    out: dict[str, Any] = {"key": c.key(), "config": asdict(c), **spec, "n": len(x)}
-    if "orbit" in metrics:
-        out.update(_orbit_metrics(model, x, y, rep))
-    if "SI" in metrics:
-        n = min(s.n_saliency, len(x))
-        si = saliency_invariance(model, x[:n], rep, target=y[:n], baseline=ds.black, steps=s.ig_steps)
-        out["SI"] = si.mean().item()
-    if "J" in metrics:
-        n = min(s.n_jacobian, len(x))
-        out["sigma_max_J"] = jacobian_sigma_max(model, x[:n]).mean().item()
-    write_json(out, path)
+    path = ctx.cache_dir / f"{result.config.key()}.{kind}-{h}.json"
+    done = load_json(path)
+    if done is not None:
+        return done
+    out = compute()
+    out["provenance"] = {"training": result.provenance, "evaluation": provenance(ctx.device)}
+    save_json(out, path)
     return out
-
-
-def write_text(text: str, path: Path) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def write_json(obj: Any, path: Path) -> Path:
-    """Write ``obj`` as indented JSON atomically."""
-    return write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", path)
 
 
 def mean_std(values: Iterable[float]) -> tuple[float, float]:

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import struct
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +43,11 @@ def _corrupt(source: str, what: str) -> ValueError:
     return ValueError(f"{source}: not a valid IDX file ({what}); the file is corrupt or truncated: {_FIX}")
 
 
-def decode_idx(data: bytes, source: str = "<bytes>", sha256: str | None = None) -> np.ndarray:
+def decode_idx(data: bytes, source: str = "<bytes>", sha256: str | Sequence[str] | None = None) -> np.ndarray:
     """The array held by IDX bytes ``data`` (gzip or raw), native byte order, read-only; header checked.
 
-    ``sha256``, when given, is the expected SHA-256 hex digest of the decompressed content.
+    ``sha256``, when given, is the expected SHA-256 hex digest of the decompressed content, or a
+    sequence of accepted digests (the content must match one of them).
     """
     if is_gzip(data):
         try:
@@ -53,9 +55,13 @@ def decode_idx(data: bytes, source: str = "<bytes>", sha256: str | None = None) 
         except (EOFError, OSError, zlib.error) as err:
             raise _corrupt(source, f"gzip stream broken: {err}") from err
     if sha256 is not None:
+        accepted = [sha256] if isinstance(sha256, str) else list(sha256)
+        if not accepted:
+            raise ValueError("sha256 is an empty sequence; pass None to skip verification or at least one digest")
         digest = hashlib.sha256(data).hexdigest()
-        if digest != sha256.lower():
-            raise ValueError(f"{source}: SHA-256 of the decompressed content is {digest}, expected {sha256}; "
+        if digest not in (a.lower() for a in accepted):
+            expected = accepted[0] if len(accepted) == 1 else f"one of {', '.join(accepted)}"
+            raise ValueError(f"{source}: SHA-256 of the decompressed content is {digest}, expected {expected}; "
                              f"the file is corrupt or a different dataset: {_FIX}")
     if len(data) < 4:
         raise _corrupt(source, f"{len(data)} bytes, shorter than the 4-byte magic number")
@@ -84,8 +90,8 @@ def decode_idx(data: bytes, source: str = "<bytes>", sha256: str | None = None) 
     return array
 
 
-def read_idx(path: str | Path, sha256: str | None = None) -> np.ndarray:
-    """The array stored in the IDX file ``path`` (gzip or raw), read-only; optionally verify ``sha256``."""
+def read_idx(path: str | Path, sha256: str | Sequence[str] | None = None) -> np.ndarray:
+    """The array stored in the IDX file ``path`` (gzip or raw), read-only; optionally verify ``sha256`` (or any of)."""
     path = Path(path)
     try:
         data = path.read_bytes()

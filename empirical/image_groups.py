@@ -15,6 +15,11 @@ per-sample elements. A size-1 channel dim just before the pixels counts as a bat
 or as part of the image, whichever lets g fit: g of shape (N,) acts on (N, 1, 36, 36).
 The index tensor is built on x's device on every call (nothing is cached globally);
 :func:`group_operator` builds it once for callers that keep it (a module buffer).
+
+Checks the metrics share: :func:`as_image_group` turns the ``group`` argument of every
+metric (a representation or a registered name) into a representation and checks x's shape;
+:func:`nan_where_nonfinite` gives NaN for a sample with a non-finite input or output, so a
+broken sample never reads as a plausible number.
 """
 
 from __future__ import annotations
@@ -27,19 +32,78 @@ from torch import Tensor
 from theory import groups
 from theory.groups import Representation
 
-__all__ = ["IMAGE_GROUPS", "image_group", "group_operator", "act", "inverse_act", "orbit"]
+__all__ = ["IMAGE_GROUPS", "image_group", "as_image_group", "nan_where_nonfinite", "group_operator", "act",
+           "inverse_act", "orbit"]
 
 IMAGE_GROUPS = ("R4", "T3")
+_NAMES = ", ".join(repr(n) for n in IMAGE_GROUPS)
 
 
 def image_group(name: str, size: int = 36) -> Representation:
     """The image group by name on a size x size grid: "R4" = rotations(size), "T3" = translations(size, 3)."""
-    key = name.upper() if isinstance(name, str) else name
+    if not isinstance(name, str):
+        raise TypeError(f"an image group name is one of the strings {_NAMES}; got {type(name).__name__}")
+    key = name.upper()
     if key == "R4":
         return groups.rotations(size)
     if key == "T3":
         return groups.translations(size, 3)
     raise ValueError(f"unknown image group {name!r}; known groups: {', '.join(IMAGE_GROUPS)}")
+
+
+def _expected_shapes(rep: Representation) -> str:
+    side = math.isqrt(rep.dim)
+    if side * side == rep.dim:
+        return f"(N, {rep.dim}), (N, {side}, {side}) or (N, C, {side}, {side})"
+    return f"(N, {rep.dim}) or (N, ..., H, W) with H * W = {rep.dim}"
+
+
+def as_image_group(group: Representation | str, x: Tensor | None = None) -> Representation:
+    """The representation a metric acts with: ``group`` itself, or image_group(group) for a name (36 x 36).
+
+    With x, also checks that x is a batch of inputs the group acts on: (N, d) flat, or (N, ..., H, W)
+    images with H * W = d (H = W = sqrt(d) when d is a square), so that a mismatch raises here
+    instead of deep inside the model or, worse, acting on a slice of each image.
+    """
+    if isinstance(group, Representation):
+        rep = group
+    elif isinstance(group, str):
+        rep = image_group(group)
+    else:
+        raise TypeError(f"group must be a theory.groups.Representation or one of the names {_NAMES}; "
+                        f"got {type(group).__name__}")
+    if x is None:
+        return rep
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor batch of inputs; got {type(x).__name__}")
+    side = math.isqrt(rep.dim)
+    if x.dim() == 2:
+        fits = x.shape[1] == rep.dim
+    elif x.dim() >= 3:
+        fits = (tuple(x.shape[-2:]) == (side, side) if side * side == rep.dim
+                else x.shape[-2] * x.shape[-1] == rep.dim)
+    else:
+        fits = False
+    if not fits:
+        raise ValueError(f"{_describe(rep)}; got x of shape {tuple(x.shape)}. Pass a batch x of shape "
+                         f"{_expected_shapes(rep)}, or build the group for your image size with "
+                         f"image_group(name, size)")
+    return rep
+
+
+def nan_where_nonfinite(values: Tensor, *inputs: Tensor) -> Tensor:
+    """values (N, ...) with sample n set to NaN wherever any inputs[i][n] (N, ...) has a non-finite entry."""
+    if values.dim() == 0:
+        raise ValueError("values must have a sample dim (N, ...); got a scalar")
+    ok = torch.ones(values.shape[0], dtype=torch.bool, device=values.device)
+    for t in inputs:
+        if t.dim() == 0 or t.shape[0] != values.shape[0]:
+            raise ValueError(f"every input must hold the {values.shape[0]} samples of values along dim 0; "
+                             f"got shape {tuple(t.shape)}")
+        finite = torch.isfinite(t)
+        finite = finite.flatten(1).all(1) if finite.dim() > 1 else finite
+        ok = ok & finite  # devices must agree: nothing is moved here
+    return torch.where(ok.view(-1, *(1,) * (values.dim() - 1)), values, values.new_full((), float("nan")))
 
 
 def group_operator(rep: Representation, device=None, dtype: torch.dtype = torch.float32) -> Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +12,32 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["save_figure", "plot_spectral", "plot_drift", "plot_saliency"]
+from empirical.store import write_bytes  # noqa: E402
+
+__all__ = ["save_figure", "scale_caption", "plot_spectral", "plot_drift", "plot_saliency"]
+
+
+def scale_caption(data: dict[str, Any]) -> str:
+    """The scale line every figure carries: scale name, epochs, training images, seeds, engine and code version."""
+    s, prov = data.get("scale", {}), data.get("provenance", {})
+    return (f"scale: {data.get('scale_tag', '?')} ({s.get('epochs')} epochs, {s.get('n_train')} training images, "
+            f"{s.get('seeds')} seed(s)); engine {prov.get('engine', '?')}, code {prov.get('code', '?')}")
+
+
+def _caption(fig, data: dict[str, Any]) -> None:
+    fig.text(0.0, -0.02, scale_caption(data), fontsize=6, color="0.35", ha="left", va="top")
 
 
 def save_figure(fig, path: Path) -> Path:
     """Save ``fig`` atomically to ``path`` (format from its suffix)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=150, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip("."), dpi=150, bbox_inches="tight", metadata=_METADATA.get(
+        Path(path).suffix))
+    return write_bytes(buf.getvalue(), Path(path))
+
+
+# No creation date in the files, so that the same numbers give the same bytes.
+_METADATA = {".png": {"Software": None}, ".pdf": {"CreationDate": None, "Producer": None}}
 
 
 def plot_spectral(data: dict[str, Any], stem: Path) -> list[Path]:
@@ -44,6 +56,7 @@ def plot_spectral(data: dict[str, Any], stem: Path) -> list[Path]:
     ax.set_ylabel(r"$\sigma_{\max}(J)$")
     ax.set_title("Input sensitivity under invariance regularization")
     ax.legend(title="group")
+    _caption(fig, data)
     paths = [save_figure(fig, Path(f"{stem}.{ext}")) for ext in ("png", "pdf")]
     plt.close(fig)
     return paths
@@ -70,6 +83,7 @@ def plot_drift(data: dict[str, Any], stem: Path) -> list[Path]:
         ax.set_title(f"{g}, drift MNIST → FMNIST ({data['mode']})")
         lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
         ax.legend(lines, [h.get_label() for h in lines], fontsize=7, loc="center left")
+    _caption(fig, data)
     paths = [save_figure(fig, Path(f"{stem}.{ext}")) for ext in ("png", "pdf")]
     plt.close(fig)
     return paths
@@ -93,6 +107,7 @@ def plot_saliency(data: dict[str, Any], path: Path) -> Path:
         ax.set_yticks([])
     fig.suptitle(f"Realigned saliency maps over the {data['group']} orbit "
                  + ", ".join(f"{m}: SI = {np.mean(data['SI'][m]):.2f}" for m in models), fontsize=8)
+    _caption(fig, data)
     out = save_figure(fig, Path(path))
     plt.close(fig)
     return out

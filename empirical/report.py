@@ -18,10 +18,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from empirical.experiment import write_text
+from empirical.store import write_text
+from empirical.training import ENGINE
+from empirical.tuning import tuning_note
 
 __all__ = ["Finding", "load_outputs", "paper_findings", "bridge_findings", "theory_findings", "claims_markdown",
-           "readme_markdown", "main"]
+           "readme_markdown", "provenance_lines", "main"]
 
 OUTPUTS = {"table1": "table1.json", "drift": "fig4_drift.json", "spectral": "fig5_spectral.json",
            "saliency": "fig3_saliency.json", "bridge": "bridge.json"}
@@ -208,14 +210,21 @@ def _spectral_rules() -> list[tuple[str, str, str, Rule]]:
     ]
 
 
+def _saliency_figures(s: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-group entries of fig3_saliency.json (one entry, the file itself, before groups were merged)."""
+    return s.get("figures", [s]) if s else []
+
+
 def _saliency_rules() -> list[tuple[str, str, str, Rule]]:
     def rule(data):
-        s = data.get("saliency")
-        if not s:
+        figs = _saliency_figures(data.get("saliency"))
+        if not figs:
             return None
-        da, ir = float(np.mean(s["SI"]["DA"])), float(np.mean(s["SI"]["IR"]))
-        return ("holds" if ir > da else "fails"), f"{s['group']}, {len(s['SI']['DA'])} samples: mean SI of the " \
-            f"realigned maps DA {da:.2f}, IR {ir:.2f}"
+        means = {f["group"]: (float(np.mean(f["SI"]["DA"])), float(np.mean(f["SI"]["IR"])), len(f["SI"]["DA"]))
+                 for f in figs}
+        ok = {g: ir > da for g, (da, ir, _) in means.items()}
+        return _judge(ok), "; ".join(f"{g}, {n} samples: mean SI of the realigned maps DA {da:.2f}, IR {ir:.2f}"
+                                     for g, (da, ir, n) in means.items())
 
     return [("ir_saliency_aligned", "§4.2, Fig. 3", "Realigned saliency maps over the orbit agree for IR but not for "
              "DA (Figure 3).", rule)]
@@ -340,6 +349,22 @@ def claims_markdown(findings: list[Finding], data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def provenance_lines(data: dict[str, Any]) -> list[str]:
+    """One line per output: its scale, the engine and code that made it; outputs of an older engine are named."""
+    lines = []
+    for name in OUTPUTS:
+        if name not in data:
+            continue
+        d, prov = data[name], data[name].get("provenance") or {}
+        engine = prov.get("engine")
+        made_by = engine if engine else "before provenance was recorded"
+        old = "" if engine == ENGINE else (f" **made by an older engine ({made_by}; current {ENGINE}): rerun "
+                                           f"`{COMMANDS[name]}` to refresh**")
+        lines.append(f"- `{OUTPUTS[name]}`: scale {d.get('scale_tag', '?')}, code {prov.get('code', '?')}, torch "
+                     f"{prov.get('torch', '?')}, device {prov.get('device', d.get('device', '?'))}{old}.")
+    return lines
+
+
 def scale_text(scale: dict[str, Any], device: str | None = None) -> str:
     """An output's scale in words: epochs, training images, seeds (and device)."""
     text = f"{scale.get('epochs')} epochs, {scale.get('n_train')} training images, {scale.get('seeds')} seed(s)"
@@ -386,10 +411,7 @@ def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Fin
                          f"{r['SI'][0]:.3f} | {r['LI'][0]:.3g} |")
         lines += ["", "nu tuning (validation SI >= 0.95, smallest nu on the grid; bisection, or a full scan when the "
                   "largest nu misses):", ""]
-        for t in data["spectral"]["tuning"]:
-            sweep = ", ".join(f"{r['nu']:g}: SI {r['SI']:.3f} / acc {100 * r['val_acc']:.1f}%" for r in t["sweep"])
-            lines.append(f"- {t['group']} {t['form']}: nu = {t['chosen_nu']:g} "
-                         f"({'reached' if t['reached'] else 'NOT reached'}); {sweep}")
+        lines += [f"- {tuning_note(t)}" for t in data["spectral"]["tuning"]]
         lines.append("")
     if "saliency" in data:
         lines += ["## Figure 3 (`python -m empirical.saliency`)", "", "![Figure 3](fig3_saliency.png)", ""]
@@ -402,6 +424,7 @@ def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Fin
         lines += [f"Scale of each part: {bridge_scales(data['bridge'])}.", ""]
     lines += ["| claim | verdict | evidence |", "|---|---|---|"]
     lines += [f"| {f.statement} | **{f.verdict}** | {f.evidence} |" for f in bridge]
+    lines += ["", "## Provenance", "", *provenance_lines(data)]
     lines += ["", "The full ledger, theory included: [CLAIMS.md](CLAIMS.md)."]
     return "\n".join(lines) + "\n"
 

@@ -1,6 +1,6 @@
 """Every experiment in one command: Table 1, Figures 5, 4 and 3, and the theory bridge (one run cache).
 
-    python -m empirical.reproduce [--quick] [--device cuda] [--out paper_figures] [--cache-dir runs]
+    python -m empirical.reproduce [--quick] [--device cuda] [--out DIR] [--cache-dir runs]
 
 Runs ``empirical.table1``, ``empirical.spectral``, ``empirical.drift``, ``empirical.saliency`` and
 ``empirical.bridge`` in that order with the same options (later commands reuse the runs the earlier
@@ -13,17 +13,17 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from empirical.experiment import add_arguments
+from empirical.experiment import add_arguments, command, parse_context
 
 __all__ = ["COMMANDS", "main"]
 
 COMMANDS = ("table1", "spectral", "drift", "saliency", "bridge", "report")
 
 
-def _common(args: argparse.Namespace) -> list[str]:
-    """The shared options as a command line for each sub-command."""
-    out = ["--out", args.out]
-    for flag in ("quick", "quiet"):
+def _common(args: argparse.Namespace, out: str) -> list[str]:
+    """The shared options as a command line for each sub-command (``--out`` resolved once, for all)."""
+    out = ["--out", out]
+    for flag in ("quick", "quiet", "debug"):
         if getattr(args, flag):
             out.append(f"--{flag}")
     for flag in ("device", "seeds", "epochs", "data_dir", "cache_dir"):
@@ -32,14 +32,16 @@ def _common(args: argparse.Namespace) -> list[str]:
     return out
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     """Run every experiment command with the shared options."""
     parser = add_arguments(argparse.ArgumentParser(prog="python -m empirical.reproduce", description=__doc__,
                                                    formatter_class=argparse.RawDescriptionHelpFormatter))
     parser.add_argument("--only", nargs="+", choices=COMMANDS, default=list(COMMANDS), help="a subset, in order")
-    args = parser.parse_args(argv)
+    args, ctx = parse_context(parser, argv)
     for name in args.only:
-        argv_ = ["--out", args.out] if name == "report" else _common(args)  # the report only reads the outputs
+        # the report only reads the outputs
+        argv_ = ["--out", str(ctx.out)] if name == "report" else _common(args, str(ctx.out))
         code = importlib.import_module(f"empirical.{name}").main(argv_)
         if code:
             return code

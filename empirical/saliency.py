@@ -1,10 +1,11 @@
 """Figure 3: saliency maps over the orbit for DA and IR, realigned to a common orientation (Sec. 4.2).
 
-    python -m empirical.saliency [--quick] [--device cuda] [--group R4] [--samples 4] [--out paper_figures]
+    python -m empirical.saliency [--quick] [--device cuda] [--groups R4] [--samples 4] [--out DIR]
 
 Uses Table 1's seed-0 DA and IR (LI, tuned nu) models. Row i, column g shows g^{-1} m_f(g x_i):
 for a genuinely invariant decision process all columns of a row agree. Writes fig3_saliency.png
-and fig3_saliency.json (each sample's SI).
+(R4; fig3_saliency_<G>.png for another group) and fig3_saliency.json (each sample's SI, one entry
+per group, merged with the groups already there).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from typing import Any
 import torch
 
 from empirical.attribution import saliency_cosine, saliency_map
-from empirical.experiment import Context, add_arguments, build_model, context_from_args, dataset_for, train_all
-from empirical.experiment import write_json
-from empirical.image_groups import inverse_act, orbit
+from empirical.experiment import Context, add_arguments, build_model, command, dataset_for, parse_context, scale_tag
+from empirical.experiment import train_all
+from empirical.image_groups import IMAGE_GROUPS, inverse_act, orbit
+from empirical.numbers import fmt
+from empirical.store import merged_output
+from empirical.training import provenance
 from empirical.table1 import model_configs
 from empirical.tuning import tune_nu
 
@@ -41,7 +45,9 @@ def saliency_figure(ctx: Context, group: str = "R4", samples: int = 4) -> dict[s
     ds = dataset_for(ctx, chosen["DA"])
     x = ds.test.images[:samples].to(ctx.device)  # untransformed: column g then shows the element g
     y = ds.test.labels[:samples].to(ctx.device)
-    out: dict[str, Any] = {"group": group, "nu": nu, "labels": y.tolist(), "maps": {}, "SI": {}}
+    out: dict[str, Any] = {"group": group, "nu": nu, "labels": y.tolist(), "maps": {}, "SI": {},
+                           "scale": vars(ctx.scale), "scale_tag": scale_tag(ctx.scale),
+                           "provenance": provenance(ctx.device)}
     for name, res in results.items():
         maps = realigned_maps(build_model(res, ctx.device), x, y, ds.group, ds.black, ctx.scale.ig_steps)
         cos = saliency_cosine(maps[:, :1], maps[:, 1:])  # (N, |G| - 1), against the identity column
@@ -51,22 +57,32 @@ def saliency_figure(ctx: Context, group: str = "R4", samples: int = 4) -> dict[s
     return out
 
 
+def figure_path(ctx: Context, group: str):
+    """fig3_saliency.png for R4 (the paper's Figure 3), fig3_saliency_<G>.png for any other group."""
+    return ctx.out / ("fig3_saliency.png" if group == "R4" else f"fig3_saliency_{group}.png")
+
+
+@command
 def main(argv: list[str] | None = None) -> int:
     """Regenerate Figure 3 into ``--out``."""
     parser = add_arguments(argparse.ArgumentParser(prog="python -m empirical.saliency", description=__doc__,
                                                    formatter_class=argparse.RawDescriptionHelpFormatter))
-    parser.add_argument("--group", default="R4", choices=["R4", "T3"])
+    parser.add_argument("--groups", "--group", nargs="+", default=["R4"], choices=IMAGE_GROUPS)
     parser.add_argument("--samples", type=int, default=4)
-    args = parser.parse_args(argv)
-    ctx = context_from_args(args)
-    data = saliency_figure(ctx, args.group, args.samples)
-    write_json({k: v for k, v in data.items() if k not in ("maps", "images")}, ctx.out / "fig3_saliency.json")
+    args, ctx = parse_context(parser, argv)
     from empirical.plots import plot_saliency
 
-    plot_saliency(data, ctx.out / "fig3_saliency.png")
+    figures = [saliency_figure(ctx, g, args.samples) for g in args.groups]
+    doc = {"scale": vars(ctx.scale), "scale_tag": scale_tag(ctx.scale), "provenance": provenance(ctx.device),
+           "figures": [{k: v for k, v in d.items() if k not in ("maps", "images", "scale", "scale_tag", "provenance")}
+                       for d in figures]}
+    with merged_output(ctx.out / "fig3_saliency.json", doc, {"figures": lambda f: f["group"]}, ctx.cache_dir / "locks"):
+        for data in figures:
+            plot_saliency(data, figure_path(ctx, data["group"]))
     if not ctx.quiet:
-        for name, si in data["SI"].items():
-            print(f"{args.group} {name}: per-sample SI = " + " ".join(f"{v:.2f}" for v in si))
+        for data in figures:
+            for name, si in data["SI"].items():
+                print(f"{data['group']} {name}: per-sample SI = " + " ".join(fmt(v) for v in si))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Figure 5: sigma_max of the input Jacobian for DA and IR with the LI, DI and NLI regularizers (Sec. 4.4).
 
-    python -m empirical.spectral [--quick] [--device cuda] [--seeds 4] [--epochs 300] [--out paper_figures]
+    python -m empirical.spectral [--quick] [--device cuda] [--seeds 4] [--epochs 300] [--out DIR]
 
 For each group (R4, T3) and each invariance-error form, nu is tuned so that validation SI >= 0.95
 (``empirical.tuning``); DA is the unregularized baseline. sigma_max(J) is averaged over the first
@@ -13,9 +13,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from empirical.experiment import Context, add_arguments, context_from_args, evaluate, mean_std, train_all, write_json
+from empirical.experiment import Context, add_arguments, command, evaluate, mean_std, parse_context, scale_tag
+from empirical.experiment import train_all
+from empirical.image_groups import IMAGE_GROUPS
 from empirical.invariance import INVARIANCE_FORMS
-from empirical.training import RunConfig
+from empirical.numbers import fmt
+from empirical.store import merged_output
+from empirical.training import RunConfig, provenance
 from empirical.tuning import tune_nu
 
 __all__ = ["variants", "spectral", "main"]
@@ -36,38 +40,43 @@ def variants(ctx: Context, group: str, forms: tuple[str, ...] = INVARIANCE_FORMS
 def spectral(ctx: Context, groups: tuple[str, ...] = ("R4", "T3"), forms: tuple[str, ...] = INVARIANCE_FORMS,
              ) -> dict[str, Any]:
     """Train (or load) DA and every tuned IR form per group; sigma_max(J), accuracy and SI over seeds."""
-    out: dict[str, Any] = {"scale": vars(ctx.scale), "device": str(ctx.device), "rows": [], "tuning": []}
+    out: dict[str, Any] = {"scale": vars(ctx.scale), "scale_tag": scale_tag(ctx.scale), "device": str(ctx.device),
+                           "provenance": provenance(ctx.device), "rows": [], "tuning": []}
     for group in groups:
         variants_, tunings = variants(ctx, group, forms)
         out["tuning"] += tunings
         results = train_all(ctx, [c for runs in variants_.values() for c in runs])
         by_key = {r.config.key(): r for r in results}
         for label, runs in variants_.items():
-            evals = [evaluate(ctx, by_key[c.key()]) for c in runs]
-            row = {"group": group, "model": label, "nu": runs[0].nu, "seeds": len(runs)}
+            ok = [by_key[c.key()] for c in runs if not by_key[c.key()].failed]
+            evals = [evaluate(ctx, r) for r in ok]
+            row = {"group": group, "model": label, "nu": runs[0].nu, "seeds": len(ok),
+                   "failed": [{"seed": c.seed, "reason": by_key[c.key()].failed} for c in runs
+                              if by_key[c.key()].failed]}
             for m in ("sigma_max_J", "acc", "SI", "LI", "DI", "NLI"):
-                row[m] = list(mean_std(e[m] for e in evals))
+                row[m] = list(mean_std(e[m] for e in evals)) if evals else [float("nan")] * 2
             row["per_seed_sigma_max_J"] = [e["sigma_max_J"] for e in evals]
             out["rows"].append(row)
     return out
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    """Regenerate Figure 5 into ``--out``."""
+    """Regenerate Figure 5 into ``--out`` (merged with the rows of other groups already there)."""
     parser = add_arguments(argparse.ArgumentParser(prog="python -m empirical.spectral", description=__doc__,
                                                    formatter_class=argparse.RawDescriptionHelpFormatter))
-    parser.add_argument("--groups", nargs="+", default=["R4", "T3"], choices=["R4", "T3"])
-    args = parser.parse_args(argv)
-    ctx = context_from_args(args)
+    parser.add_argument("--groups", nargs="+", default=["R4", "T3"], choices=IMAGE_GROUPS)
+    args, ctx = parse_context(parser, argv)
     data = spectral(ctx, tuple(args.groups))
-    write_json(data, ctx.out / "fig5_spectral.json")
     from empirical.plots import plot_spectral
 
-    plot_spectral(data, ctx.out / "fig5_spectral")
+    keys = {"rows": lambda r: (r["group"], r["model"]), "tuning": lambda t: (t["group"], t["form"])}
+    with merged_output(ctx.out / "fig5_spectral.json", data, keys, ctx.cache_dir / "locks") as merged:
+        plot_spectral(merged, ctx.out / "fig5_spectral")
     if not ctx.quiet:
         for r in data["rows"]:
-            print(f"{r['group']} {r['model']:7s} nu={r['nu']:<8g} sigma_max(J) = {r['sigma_max_J'][0]:.3f} ± "
-                  f"{r['sigma_max_J'][1]:.3f}   acc = {100 * r['acc'][0]:.1f}%   SI = {r['SI'][0]:.3f}")
+            print(f"{r['group']} {r['model']:7s} nu={r['nu']:<8g} sigma_max(J) = {fmt(r['sigma_max_J'][0], 3)} ± "
+                  f"{fmt(r['sigma_max_J'][1], 3)}   acc = {fmt(100 * r['acc'][0], 1)}%   SI = {fmt(r['SI'][0], 3)}")
     return 0
 
 

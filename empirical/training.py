@@ -13,9 +13,10 @@ IR adds ``nu * invariance error`` over the orbit of each augmented sample (Eq. 4
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import os
+import subprocess
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -27,18 +28,25 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from empirical.invariance import INVARIANCE_FORMS, invariance_from_logits
+from empirical.sensitivity import sigma_max
 from empirical.stacked import ACTIVATIONS, INITS, forward_macs, init_stack, layer_sizes, stacked_forward, unstack
+from empirical.store import load_torch, quarantine, save_torch
 from theory.groups import Representation, cayley_table
 
 __all__ = [
-    "RunConfig", "RunResult", "TrainData", "PROBE", "train_stack", "save_result", "load_result", "training_macs", "group_stacks",
-    "MODELS", "OPTIMIZERS",
+    "RunConfig", "RunResult", "TrainData", "PROBE", "ENGINE", "train_stack", "save_result", "load_result",
+    "result_path", "provenance", "code_version", "training_macs", "group_stacks", "MODELS", "OPTIMIZERS",
 ]
 
 MODELS = ("WT", "DA", "IR")
 OPTIMIZERS = ("adam", "sgd")
 _SCHEMA = 1  # bump when a change to training alters the numbers a cached run would hold
 _CHECKPOINT_FORMAT = 2  # bump when the layout of a stack checkpoint changes (2: weights stored (R, in, out))
+# The engine's arithmetic: bump when a change makes a run's bits differ (results record it, and the report
+# names outputs made by an older engine). 2: on a CPU each run trains in a stack of its own on one thread by
+# default, so its bits do not depend on the runs it was asked for with, nor on the thread count (measured:
+# a run's bits depended both on its position in a stack and, alone, on the threads).
+ENGINE = 2
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,8 @@ class RunResult:
     best_val_acc: float
     history: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
+    failed: str = ""  # why the run failed (e.g. its loss diverged); a failed run is reported, never used
+    provenance: dict = field(default_factory=dict)  # code, engine, torch, device, threads, stack
 
 
 @dataclass(frozen=True)
@@ -142,33 +152,60 @@ class TrainData:
         return self.val_orbit[self.val_g[sl], rows]
 
 
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+@functools.cache
+def code_version() -> str:
+    """The git commit of this checkout (with '+dirty' for uncommitted changes), else the package version."""
+    here = Path(__file__).resolve().parent
     try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        run = functools.partial(subprocess.run, cwd=here, capture_output=True, text=True, timeout=10, check=True)
+        commit = run(["git", "rev-parse", "--short=12", "HEAD"]).stdout.strip()
+        dirty = run(["git", "status", "--porcelain", "--untracked-files=no"]).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return version("genuine-invariance")
+        except PackageNotFoundError:
+            return "unknown"
+
+
+def provenance(device: torch.device | str, stack: list[str] | None = None) -> dict:
+    """What a result's bits depend on: code version, engine, torch, device, CPU threads, stack composition."""
+    return {"code": code_version(), "engine": ENGINE, "torch": torch.__version__, "device": str(device),
+            "threads": torch.get_num_threads(), "stack": list(stack or [])}
+
+
+def result_path(config: RunConfig, cache_dir: Path) -> Path:
+    """Where the run of ``config`` is stored: ``<cache>/<key>.pt``."""
+    return Path(cache_dir) / f"{config.key()}.pt"
 
 
 def save_result(result: RunResult, cache_dir: Path) -> Path:
-    """Write a run to ``cache_dir/<key>.pt`` atomically."""
-    path = Path(cache_dir) / f"{result.config.key()}.pt"
+    """Write a run to ``cache_dir/<key>.pt`` atomically, with a checksum."""
     payload = asdict(replace(result, state_dict={}))
     payload["state_dict"] = result.state_dict
-    _atomic_save(payload, path)
-    return path
+    return save_torch(payload, result_path(result.config, cache_dir))
 
 
 def load_result(config: RunConfig, cache_dir: Path) -> RunResult | None:
-    """The cached run for ``config``, or None when it has not been trained."""
-    path = Path(cache_dir) / f"{config.key()}.pt"
-    if not path.exists():
+    """The cached run for ``config``; None when it has not been trained or its file was corrupt (moved aside)."""
+    path = result_path(config, cache_dir)
+    payload = load_torch(path)
+    if payload is None:
         return None
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    payload["config"] = RunConfig(**payload["config"])
-    return RunResult(**payload)
+    try:
+        payload["config"] = RunConfig(**payload["config"])
+        result = RunResult(**payload)
+    except (TypeError, KeyError, ValueError) as exc:
+        quarantine(path, f"not a run: {exc}")
+        return None
+    if result.config != config:
+        quarantine(path, "holds another configuration")
+        return None
+    if not result.failed and not all(torch.isfinite(t).all() for t in result.state_dict.values()):
+        quarantine(path, "non-finite weights")
+        return None
+    return result
 
 
 @dataclass(frozen=True)
@@ -242,15 +279,9 @@ def _val_accuracy(params, data: TrainData, arch: _Arch, chunk: int = 1024) -> Te
 PROBE = 64  # validation samples on which sigma_max(J) is tracked during training
 
 
-def _sigma_max(a: Tensor) -> Tensor:
-    """Largest singular value of each (m, n) matrix in a (..., m, n), from the smaller Gram matrix."""
-    gram = a @ a.mT if a.shape[-2] <= a.shape[-1] else a.mT @ a
-    return torch.linalg.eigvalsh(gram.double())[..., -1].clamp_min(0).sqrt().to(a.dtype)
-
-
 def _probe(params, data: TrainData, arch: _Arch, perms: Tensor) -> tuple[Tensor, Tensor]:
     """sigma_max of each layer's weight, (R, L), and mean sigma_max of the input Jacobian on the probe set, (R,)."""
-    layers = torch.stack([_sigma_max(w.detach()) for w in params[0::2]], dim=1)
+    layers = torch.stack([sigma_max(w.detach()) for w in params[0::2]], dim=1)
     r = params[0].shape[0]
     x = data.val_inputs(slice(0, PROBE)).unsqueeze(0).expand(r, -1, -1).clone().requires_grad_(True)
     with torch.enable_grad():
@@ -258,7 +289,7 @@ def _probe(params, data: TrainData, arch: _Arch, perms: Tensor) -> tuple[Tensor,
         out = arch([p.detach() for p in params], rows)
         jac = torch.stack([torch.autograd.grad(out[..., k].sum(), x, retain_graph=True)[0]
                            for k in range(out.shape[-1])], dim=2)  # (R, P, K, d)
-    return layers, _sigma_max(jac).mean(1)
+    return layers, sigma_max(jac).mean(1)
 
 
 def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, *, progress=None,
@@ -296,9 +327,9 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
     best_epoch = [0] * len(configs)
     history = {"val_acc": [], "train_ce": [], "train_penalty": [], "layer_sigma_max": [], "probe_sigma_max_J": []}
     perms_t = torch.tensor(np.array(rep.perms), device=device)
-    start_epoch, elapsed = 0, 0.0
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+    start_epoch, elapsed, failed = 0, 0.0, [""] * len(configs)
+    state = None if checkpoint is None else load_torch(checkpoint, map_location=device)
+    if state is not None:  # a corrupt checkpoint was moved aside (None): the stack starts from scratch
         # a checkpoint of another stack, or written by an engine with another parameter layout, is ignored
         if state.get("format") == _CHECKPOINT_FORMAT and state["keys"] == [c.key() for c in configs]:
             with torch.no_grad():
@@ -310,6 +341,7 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
                 gen.set_state(s)
             best_acc, best_epoch, history = state["best_acc"], state["best_epoch"], state["history"]
             start_epoch, elapsed = state["epoch"], state["elapsed"]
+            failed = state.get("failed", failed)
             if progress:
                 progress(start_epoch)
     t0, last_save = time.perf_counter(), time.perf_counter()
@@ -328,13 +360,14 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
             opt.step()
             ce_sum += ce.detach() * idx.shape[1]
             pen_sum += penalty.detach() * idx.shape[1]
-        finite = torch.isfinite(ce_sum + pen_sum)
-        if not finite.all():
-            bad = [configs[i] for i in torch.nonzero(~finite).flatten().tolist()]
-            raise FloatingPointError(f"training loss became NaN/inf at epoch {epoch + 1} for {bad}; "
-                                     "lower nu or the learning rate")
+        # A diverged run is marked failed and never selected again; the runs beside it are unaffected
+        # (every op is per run, and autograd gives each run's loss its own unit gradient).
+        for i in torch.nonzero(~torch.isfinite(ce_sum + pen_sum)).flatten().tolist():
+            failed[i] = failed[i] or (f"loss became NaN/inf at epoch {epoch + 1}; "
+                                      f"lower nu ({configs[i].nu:g}) or the learning rate")
         acc = _val_accuracy(params, data, arch)
         improved = acc > best_acc if c0.select == "best_val" else torch.ones_like(acc, dtype=torch.bool)
+        improved &= torch.tensor([not f for f in failed], device=device)
         with torch.no_grad():
             for b, p in zip(best, params):
                 b[improved] = p[improved]
@@ -349,20 +382,22 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
         history["probe_sigma_max_J"].append(probe_j.tolist())
         now = time.perf_counter()
         if checkpoint is not None and now - last_save > checkpoint_seconds and epoch + 1 < c0.epochs:
-            _atomic_save({"format": _CHECKPOINT_FORMAT, "keys": [c.key() for c in configs],
-                          "params": [p.detach() for p in params], "best": best,
-                          "opt": opt.state_dict(), "gens": [g.get_state() for g in gens], "best_acc": best_acc,
-                          "best_epoch": best_epoch, "history": history, "epoch": epoch + 1,
-                          "elapsed": elapsed + now - t0}, checkpoint)
+            save_torch({"format": _CHECKPOINT_FORMAT, "keys": [c.key() for c in configs],
+                        "params": [p.detach() for p in params], "best": best,
+                        "opt": opt.state_dict(), "gens": [g.get_state() for g in gens], "best_acc": best_acc,
+                        "best_epoch": best_epoch, "history": history, "epoch": epoch + 1,
+                        "elapsed": elapsed + now - t0, "failed": failed}, checkpoint)
             last_save = now
         if progress:
             progress(1)
     seconds = elapsed + time.perf_counter() - t0
+    prov = provenance(device, [c.key() for c in configs])
     results = []
     for r, c in enumerate(configs):
         results.append(RunResult(
             config=c, state_dict=unstack(best, r), best_epoch=best_epoch[r], best_val_acc=float(best_acc[r]),
-            history={k: [row[r] for row in v] for k, v in history.items()}, seconds=seconds / len(configs)))
+            history={k: [row[r] for row in v] for k, v in history.items()}, seconds=seconds / len(configs),
+            failed=failed[r], provenance=prov))
     return results
 
 

@@ -7,7 +7,8 @@ largest grid value reaches the target, the smallest one that does is found by bi
 log-spaced grid: about log2(len(grid)) full trainings instead of one per grid value. Otherwise the
 whole grid is trained and the smallest value reaching the target is kept, or, if none does, the value
 with the highest SI (``reached`` is then False). Every trained sweep point is recorded
-(nu, validation accuracy, LI, DI, NLI, SI).
+(nu, validation accuracy, LI, DI, NLI, SI); a run that diverged is recorded with its reason and
+never chosen.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from empirical.experiment import Context, evaluate, train_all
 
-__all__ = ["NU_GRID", "SI_TARGET", "tune_nu"]
+__all__ = ["NU_GRID", "SI_TARGET", "tune_nu", "tuning_note"]
 
 SI_TARGET = 0.95
 # Log-spaced candidates per regularizer form; the scales differ because LI is a squared logit
@@ -38,6 +39,10 @@ def tune_nu(ctx: Context, group: str, form: str, grid: tuple[float, ...] | None 
         return ctx.config(dataset=dataset, group=group, model="IR", form=form, nu=nu, seed=seed)
 
     def record(res) -> None:
+        if res.failed:  # diverged: no metrics; it can never be chosen
+            rows[res.config.nu] = {"nu": res.config.nu, "failed": res.failed, "SI": float("-inf"),
+                                   "key": res.config.key()}
+            return
         ev = evaluate(ctx, res, split="val", metrics=("orbit", "SI"))
         rows[res.config.nu] = {"nu": res.config.nu, "val_acc": ev["acc"], "LI": ev["LI"], "DI": ev["DI"],
                                "NLI": ev["NLI"], "SI": ev["SI"], "key": res.config.key()}
@@ -67,5 +72,23 @@ def tune_nu(ctx: Context, group: str, form: str, grid: tuple[float, ...] | None 
         hits = [i for i, v in enumerate(sis) if v >= target]
         best = hits[0] if hits else max(range(len(grid)), key=lambda i: sis[i])
         chosen, reached = grid[best], bool(hits)
+    sweep = [{**rows[nu], "SI": None} if "failed" in rows[nu] else rows[nu] for nu in sorted(rows)]
     return {"group": group, "form": form, "dataset": dataset, "target_SI": target, "chosen_nu": chosen,
-            "reached": reached, "grid": list(grid), "sweep": [rows[nu] for nu in sorted(rows)]}
+            "reached": reached, "grid": list(grid), "sweep": sweep}
+
+
+def tuning_note(t: dict[str, Any]) -> str:
+    """One line saying what ``tune_nu`` did: the nu chosen, why, and the sweep (failed points with their reason)."""
+    def point(r: dict[str, Any]) -> str:
+        if r.get("failed"):
+            return f"nu={r['nu']:g}: FAILED ({r['failed']})"
+        return f"nu={r['nu']:g}: SI={r['SI']:.3f}, val acc={100 * r['val_acc']:.1f}%"
+
+    if t["reached"]:
+        why = f"the smallest grid value with validation SI >= {t['target_SI']}"
+    else:
+        best = max((r["SI"] for r in t["sweep"] if r.get("SI") is not None), default=float("nan"))
+        why = (f"validation SI >= {t['target_SI']} NOT reached on the grid; kept the nu with the highest "
+               f"validation SI ({best:.3f})")
+    return (f"{t['group']} IR-{t['form']}: chosen nu = {t['chosen_nu']:g}, {why}; sweep: "
+            + ", ".join(point(r) for r in t["sweep"]) + ".")

@@ -1,4 +1,4 @@
-"""Integrated gradients, the saliency map m_f of Sec. 4.1 and SI (Eq. 3) against toy models and scipy."""
+"""Integrated gradients, the saliency map m_f of Sec. 4.1 and SI (Eq. 3) against toy models and scipy; NaN in/out."""
 
 import numpy as np
 import pytest
@@ -165,6 +165,100 @@ def test_si_conventions():
         at.gaussian_smooth(torch.zeros(2, 5, 5), kernel_size=4)
     with pytest.raises(ValueError, match="wrap, reflect, constant"):
         at.gaussian_smooth(torch.zeros(2, 5, 5), mode="nearest")
+
+
+NONFINITE = (float("nan"), float("inf"), -float("inf"))
+R4_6, T3_6 = image_group("R4", 6), image_group("T3", 6)
+
+
+def small_mlp(seed):
+    return MLP(in_features=36, hidden=16, depth=3, classes=5, seed=seed).double()
+
+
+@pytest.mark.parametrize("bad", NONFINITE)
+def test_a_nonfinite_pixel_gives_an_all_nan_sample(bad):
+    """A NaN pixel survives "m < 0.9 max" (NaN < t is False) and a NaN map would read as a zero map in SI."""
+    model = small_mlp(11)
+    x, t = images(4, s=6, seed=11), torch.tensor([0, 1, 2, 3])
+    x[1, 0, 3, 3] = bad
+    x[2] = bad
+    ok = torch.tensor([True, False, False, True])
+    for fast in (True, False):
+        ig = at.integrated_gradients(model, x, t, steps=7, fast=fast)
+        assert torch.isnan(ig[~ok]).all()
+        torch.testing.assert_close(ig[ok], at.integrated_gradients(model, x[ok], t[ok], steps=7, fast=fast),
+                                   rtol=1e-12, atol=1e-15)
+    m = at.saliency_map(model, x, t, steps=7)
+    assert torch.isnan(m[~ok]).all() and torch.isfinite(m[ok]).all()
+    si = at.saliency_invariance(model, x, R4_6, t, steps=7)
+    assert torch.isnan(si[~ok]).all()
+    torch.testing.assert_close(si[ok], at.saliency_invariance(model, x[ok], R4_6, t[ok], steps=7),
+                               rtol=1e-12, atol=1e-15)
+    nan_baseline = torch.zeros(4, 1, 6, 6, dtype=torch.float64)
+    nan_baseline[3, 0, 0, 0] = bad
+    assert torch.isnan(at.integrated_gradients(model, x, t, nan_baseline, steps=7)[3]).all()
+
+
+def test_a_nonfinite_model_output_or_gradient_gives_an_all_nan_sample():
+    model = small_mlp(12)
+    x, t = images(3, s=6, seed=12), 2
+    x[1] += 5.0  # every point on the path of sample 1 beyond alpha ~ 1/2 has mean > 2
+
+    def broken(v):  # finite inputs, non-finite logits late on sample 1's path (other classes than the target)
+        out = model(v)
+        return torch.cat([out[:, :1] + torch.where(v.flatten(1).mean(1, keepdim=True) > 2, float("nan"), 0.0),
+                          out[:, 1:]], 1)
+
+    ig = at.integrated_gradients(broken, x, t, steps=9, fast=False)
+    assert torch.isnan(ig[1]).all() and torch.isfinite(ig[[0, 2]]).all()
+    si = at.saliency_invariance(broken, x, T3_6, t, steps=9)
+    assert torch.isnan(si[1]) and torch.isfinite(si[[0, 2]]).all()
+
+    y = images(2, s=6, seed=13)
+    y[0, 0, 0, 0] = 0.0  # d sqrt|v| / dv = inf at 0 for every path point: one NaN pixel in a finite-output IG
+    kinked = lambda v: model(v) + 0.0 * v.flatten(1)[:, :1].abs().sqrt()
+    ig = at.integrated_gradients(kinked, y, t, steps=5)
+    assert torch.isnan(ig[0]).all() and torch.isfinite(ig[1]).all()
+    si = at.saliency_invariance(kinked, y, T3_6, t, steps=5)
+    assert torch.isnan(si[0]) and torch.isfinite(si[1])
+
+
+
+def test_cosine_of_a_nan_map_is_nan_and_of_a_zero_map_is_zero():
+    a = torch.rand(4, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(14))
+    b = a.clone()
+    a[1] = 0.0
+    b[2, 3, 3] = float("nan")
+    a[3], b[3] = 0.0, float("nan")  # a zero map does not turn a NaN into 0
+    cos = at.saliency_cosine(a, b)
+    torch.testing.assert_close(cos[0], torch.tensor(1.0, dtype=torch.float64), rtol=0, atol=1e-12)
+    assert cos[1] == 0 and torch.isnan(cos[2:]).all()
+    trivial = groups.from_permutations("trivial", [np.arange(36)])
+    x = images(2, s=6, seed=15)
+    x[1, 0, 0, 0] = float("nan")
+    si = at.saliency_invariance(small_mlp(15), x, trivial, 0, steps=3)
+    assert si[0] == 1 and torch.isnan(si[1])
+
+
+def test_si_takes_a_group_name_and_checks_group_and_shape_first():
+    model = MLP(seed=16).double()
+    x = images(2, seed=16)
+    for name in ("R4", "T3"):
+        torch.testing.assert_close(at.saliency_invariance(model, x, name, 1, steps=3),
+                                   at.saliency_invariance(model, x, image_group(name), 1, steps=3), rtol=0, atol=0)
+
+    def never(v):
+        raise AssertionError("the model must not run on a bad group or shape")
+
+    with pytest.raises(TypeError, match=r"group must be a theory.groups.Representation or one of the names "
+                                        r"'R4', 'T3'; got int"):
+        at.saliency_invariance(never, x, 4)
+    with pytest.raises(ValueError, match="R4, T3"):
+        at.saliency_invariance(never, x, "D4")
+    with pytest.raises(ValueError, match=r"got x of shape \(2, 1, 28, 28\)"):
+        at.saliency_invariance(never, torch.zeros(2, 1, 28, 28), "R4")
+    with pytest.raises(ValueError, match=r"\(N, 36\), \(N, 6, 6\)"):
+        at.saliency_invariance(never, x, R4_6)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

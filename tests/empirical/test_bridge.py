@@ -3,11 +3,13 @@
 import argparse
 import json
 import math
-import os
 from functools import lru_cache
 
 import numpy as np
 import pytest
+
+from empirical.store import load_json
+from tests.fixtures import needs_full_data
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -257,7 +259,7 @@ def test_decay_timing_on_hand_made_curves():
 
 # ---- the command, end to end --------------------------------------------------------------------------------------
 
-needs_data = pytest.mark.skipif(not os.environ.get("INVARIANCE_DATA"), reason="needs MNIST: set INVARIANCE_DATA")
+needs_data = needs_full_data("mnist")
 
 
 @pytest.fixture(scope="module")
@@ -325,7 +327,7 @@ def test_quick_reuses_figure5_runs_and_the_cache(quick):
         r["model"]: r["nu"] for r in result["layers"]["fig5_rows"]}
     for runs in configs.values():
         for c in runs:  # spectral.spectral wrote a test-split evaluation with sigma_max(J) for this very config
-            evals = [json.loads(p.read_text()) for p in cache.glob(f"{c.key()}.eval-*.json")]
+            evals = [load_json(p) for p in cache.glob(f"{c.key()}.eval-*.json")]
             assert any(e["split"] == "test" and "sigma_max_J" in e for e in evals)
     before = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
     assert bridge.main([*argv, "--parts", "layers", "subspace"]) == 0

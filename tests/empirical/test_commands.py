@@ -1,13 +1,13 @@
 """The experiment commands end to end at --quick scale (2 epochs), sharing one run cache."""
 
 import json
-import os
 
 import pytest
 
 from empirical import drift, saliency, spectral, table1
+from tests.fixtures import needs_full_data
 
-pytestmark = pytest.mark.skipif(not os.environ.get("INVARIANCE_DATA"), reason="needs MNIST/FMNIST: set INVARIANCE_DATA")
+pytestmark = needs_full_data()
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def dirs(tmp_path_factory):
 
 def run(module, dirs, *extra):
     out, cache = dirs
-    return module.main(["--quick", "--epochs", "2", "--groups" if module is not saliency else "--group", "R4",
+    return module.main(["--quick", "--epochs", "2", "--groups", "R4",
                         "--out", str(out), "--cache-dir", str(cache), "--quiet", *extra])
 
 
@@ -62,8 +62,8 @@ def test_drift_curves(table, dirs):
 
 def test_saliency_figure(table, dirs):
     assert run(saliency, dirs, "--samples", "2") == 0
-    data = json.loads((dirs[0] / "fig3_saliency.json").read_text())
-    assert set(data["SI"]) == {"DA", "IR"} and all(0 <= v <= 1 + 1e-6 for v in data["SI"]["DA"])
+    data = json.loads((dirs[0] / "fig3_saliency.json").read_text())["figures"][0]
+    assert data["group"] == "R4" and set(data["SI"]) == {"DA", "IR"} and all(0 <= v <= 1 + 1e-6 for v in data["SI"]["DA"])
     assert (dirs[0] / "fig3_saliency.png").stat().st_size > 0
 
 

@@ -128,7 +128,7 @@ def test_bad_file_raises_and_leaves_nothing(server, tmp_path, fault):
     with pytest.raises(dl.DownloadError, match=expect) as err:
         dl.download("mnist", tmp_path / "d", mirrors=[base], checksums={name: SUMS[name]}, quiet=True)
     assert f"{base}{name}.gz" in str(err.value)
-    assert list((tmp_path / "d").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # the folder the downloader created is gone too
 
 
 def test_corrupt_first_mirror_falls_over_to_second(server, tmp_path):
@@ -166,11 +166,92 @@ def test_lookup_order(isolated, monkeypatch):
     monkeypatch.setenv("INVARIANCE_DATA", str(env))
     assert dl.locate("mnist", isolated / "explicit", download_missing=False) == explicit
     assert dl.locate("mnist", None, download_missing=False) == env
-    assert dl.locate("mnist", isolated / "empty", download_missing=False) == env
+    (isolated / "empty").mkdir()
+    # The option replaces the variable: an existing folder without the files falls through to the cache.
+    assert dl.locate("mnist", isolated / "empty", download_missing=False) == cache
     monkeypatch.delenv("INVARIANCE_DATA")
     assert dl.locate("mnist", download_missing=False) == cache
     (explicit / f"{dl.FILES[2]}.gz").unlink()  # an incomplete folder is skipped
     assert dl.locate("mnist", isolated / "explicit", download_missing=False) == cache
+
+
+LOOKUP_ORDER = ["--data-dir", "$INVARIANCE_DATA", "dataset-fashion-mnist", "genuine-invariance", "downloaded",
+                "from empirical.download import locate"]
+
+
+def test_missing_data_dir_raises_even_when_the_variable_is_set(isolated, monkeypatch, server):
+    monkeypatch.setenv("INVARIANCE_DATA", str(write_files(isolated / "env" / "mnist").parent))
+    missing = isolated / "does" / "not" / "exist"
+    for call in (lambda: dl.check_data_dir(missing),
+                 lambda: dl.locate("mnist", missing, download_missing=False),
+                 lambda: dl.locate("mnist", missing, mirrors=[server.serve("m", GZ)], checksums=SUMS, quiet=True)):
+        with pytest.raises(dl.DataError) as err:
+            call()
+        msg = str(err.value)
+        assert "\n" not in msg and msg.startswith(f"--data-dir {missing} does not exist; ")
+        assert all(way in msg for way in LOOKUP_ORDER + [str(dl.DEBIAN_FASHION_MNIST)]), msg
+    assert isinstance(err.value, ValueError) and not missing.exists() and server.requests == []
+
+
+def test_check_data_dir(isolated, monkeypatch):
+    dl.check_data_dir(None)  # nothing named: Debian's folder and the cache are used
+    dl.check_data_dir(isolated)
+    a_file = isolated / "file"
+    a_file.write_text("")
+    with pytest.raises(dl.DataError, match=f"^--data-dir {a_file} is not a folder; "):
+        dl.check_data_dir(str(a_file))
+    with pytest.raises(dl.DataError, match="^--data-dir is empty"):
+        dl.check_data_dir("")
+    monkeypatch.chdir(isolated)
+    with pytest.raises(dl.DataError, match=f"^--data-dir nowhere \\(that is {isolated / 'nowhere'}\\) does not"):
+        dl.check_data_dir("nowhere")
+    monkeypatch.setenv("INVARIANCE_DATA", str(isolated / "gone"))
+    with pytest.raises(dl.DataError, match=f"^INVARIANCE_DATA={isolated / 'gone'} does not exist; point it at"):
+        dl.check_data_dir(None)
+    with pytest.raises(dl.DataError, match="INVARIANCE_DATA="):
+        dl.locate("mnist", download_missing=False)
+    dl.check_data_dir(isolated)  # the option replaces the variable, so its folder is not checked
+    monkeypatch.setenv("INVARIANCE_DATA", "")  # empty counts as unset
+    dl.check_data_dir(None)
+
+
+def test_failed_download_leaves_no_folder_behind(isolated, monkeypatch):
+    def offline(*args, **kwargs):
+        raise dl.urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(dl.urllib.request, "urlopen", offline)
+    with pytest.raises(dl.DataNotFoundError, match="network is unreachable"):
+        dl.locate("mnist", quiet=True)
+    assert not (isolated / "cache").exists()  # not even the cache root the downloader created
+    (isolated / "named").mkdir()
+    with pytest.raises(dl.DataNotFoundError):
+        dl.locate("mnist", isolated / "named", quiet=True)
+    assert list((isolated / "named").iterdir()) == []  # the named folder stays, its new subfolder goes
+
+
+def test_download_is_all_or_nothing(server, tmp_path):
+    base = server.serve("m", {n: GZ[n] for n in dl.FILES[:2]})  # the third file is missing on the mirror
+    with pytest.raises(dl.DownloadError, match=dl.FILES[2]):
+        dl.download("mnist", tmp_path / "a" / "b", mirrors=[base], checksums=SUMS, quiet=True)
+    assert list(tmp_path.iterdir()) == []
+    kept = write_files(tmp_path / "c", dl.FILES[:1])  # files already there are not the downloader's to remove
+    with pytest.raises(dl.DownloadError):
+        dl.download("mnist", kept, mirrors=[base], checksums=SUMS, quiet=True)
+    assert [p.name for p in kept.iterdir()] == [f"{dl.FILES[0]}.gz"]
+
+
+def test_manifest_declares_a_subset(tmp_path):
+    name = dl.FILES[0]
+    official = dl.SHA256["mnist"][name]
+    assert dl.accepted_sha256(tmp_path, "mnist", name) == (official,)
+    (tmp_path / dl.MANIFEST).write_text(f"{'A' * 64}  {name}\n\n{'b' * 64}  mnist/{dl.FILES[1]}\n")
+    assert dl.accepted_sha256(tmp_path, "mnist", name) == (official, "a" * 64)
+    assert dl.accepted_sha256(tmp_path, "mnist", dl.FILES[1]) == (dl.SHA256["mnist"][dl.FILES[1]], "b" * 64)
+    assert dl.accepted_sha256(tmp_path, "fmnist", dl.FILES[1]) == (dl.SHA256["fashion-mnist"][dl.FILES[1]],)
+    assert dl.accepted_sha256(tmp_path, "mnist", dl.FILES[2]) == (dl.SHA256["mnist"][dl.FILES[2]],)
+    (tmp_path / dl.MANIFEST).write_text(f"{name}\n")
+    with pytest.raises(dl.DataError, match="line 1 is not '<64 hex digits>  <file name>'"):
+        dl.accepted_sha256(tmp_path, "mnist", name)
 
 
 def test_debian_folder_for_fashion_mnist_only(isolated):
@@ -182,6 +263,7 @@ def test_debian_folder_for_fashion_mnist_only(isolated):
 
 def test_locate_downloads_into_the_named_folder_once(isolated, server):
     base = server.serve("m", GZ)
+    (isolated / "data").mkdir()  # a named folder must exist; its <dataset>/ subfolder is created
     folder = dl.locate("mnist", isolated / "data", mirrors=[base], checksums=SUMS, quiet=True)
     assert folder == isolated / "data" / "mnist" and len(list(folder.iterdir())) == len(dl.FILES)
     n = len(server.requests)
@@ -200,7 +282,7 @@ def test_offline_error_lists_every_way(isolated, unreachable, dataset):
     for way in ["--data-dir", "INVARIANCE_DATA", str(cache), unreachable, "download failed", "network"]:
         assert way in msg, way
     assert ("dataset-fashion-mnist" in msg) == (dataset == "fashion-mnist")
-    assert not cache.exists()  # no empty folder left behind
+    assert not (isolated / "cache").exists()  # no empty folder left behind, not even the cache root
     with pytest.raises(dl.DataNotFoundError, match="downloading is switched off"):
         dl.locate(dataset, download_missing=False)
 

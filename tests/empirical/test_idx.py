@@ -2,9 +2,7 @@
 
 import gzip
 import hashlib
-import os
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,13 +11,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from empirical import idx
+from tests.fixtures import full_data, needs_full_data
 
-DATA = Path(os.environ.get("INVARIANCE_DATA", "/nonexistent"))
-MNIST = DATA / "mnist"
-needs_data = pytest.mark.skipif(not (MNIST / "train-labels-idx1-ubyte.gz").is_file(),
-                                reason=f"MNIST IDX files not found under INVARIANCE_DATA={DATA}")
+MNIST = full_data("mnist")  # found by the data lookup, without downloading; None when absent
+needs_data = needs_full_data("mnist")
 
-# From /work/shared/data/README.md.
+# The sanity figures of the shared data's README.
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
 DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
@@ -61,6 +58,18 @@ def test_real_train_label_counts_and_checksum():
     assert np.bincount(labels).tolist() == MNIST_TRAIN_COUNTS
     with pytest.raises(ValueError, match="SHA-256"):
         idx.read_idx(path, sha256="0" * 64)
+
+
+def test_any_of_several_digests():
+    raw = idx.encode_idx(np.arange(6, dtype=np.uint8))
+    sha = hashlib.sha256(raw).hexdigest()
+    assert idx.decode_idx(raw, sha256=("0" * 64, sha.upper())).tolist() == list(range(6))
+    assert idx.decode_idx(idx.encode_idx(np.arange(6, dtype=np.uint8), compress=True), sha256=[sha]).size == 6
+    with pytest.raises(ValueError, match=f"^x: SHA-256 of the decompressed content is {sha}, expected one of "
+                                         f"{'0' * 64}, {'1' * 64}; .*--data-dir"):
+        idx.decode_idx(raw, source="x", sha256=("0" * 64, "1" * 64))
+    with pytest.raises(ValueError, match="sha256 is an empty sequence"):
+        idx.decode_idx(raw, sha256=())
 
 
 @given(idx_arrays(), st.booleans())

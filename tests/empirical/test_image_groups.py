@@ -1,4 +1,8 @@
-"""The torch actions of the theory's groups: equal to rho(g) matrices, rot90 / roll, inverses, orbits, shapes."""
+"""The torch actions of the theory's groups: equal to rho(g) matrices, rot90 / roll, inverses, orbits, shapes;
+the group and shape checks every metric shares."""
+
+import math
+import re
 
 import numpy as np
 import pytest
@@ -143,3 +147,65 @@ def test_errors_name_the_expected_shape():
         ig.act(R4, torch.zeros(5, 1, 36, 36), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="acts on 1296 pixels"):
         ig.orbit(T3, torch.zeros(3, 1295))
+
+
+@given(st.data())
+def test_as_image_group_passes_a_representation_through_and_checks_the_batch(data):
+    rep = data.draw(representations("any"))
+    x = torch.from_numpy(data.draw(batch(rep, data.draw(st.integers(0, 3)))))
+    assert ig.as_image_group(rep) is rep and ig.as_image_group(rep, x) is rep
+    side = math.isqrt(rep.dim)
+    if side * side == rep.dim:
+        assert ig.as_image_group(rep, x.reshape(-1, 1, side, side)) is rep
+        assert ig.as_image_group(rep, x.reshape(-1, side, side)) is rep
+    with pytest.raises(ValueError, match=f"acts on {rep.dim} pixels"):
+        ig.as_image_group(rep, torch.zeros(2, rep.dim + 1))
+    with pytest.raises(ValueError, match=f"acts on {rep.dim} pixels"):
+        ig.as_image_group(rep, torch.zeros(rep.dim))  # one sample without its batch dim
+
+
+def test_as_image_group_resolves_registered_names():
+    for name, rep in (("R4", R4), ("T3", T3), ("r4", R4)):
+        got = ig.as_image_group(name, torch.zeros(2, 1, 36, 36))
+        assert got.name == rep.name and np.array_equal(got.perms, rep.perms)
+    with pytest.raises(ValueError, match="unknown image group 'D4'; known groups: R4, T3"):
+        ig.as_image_group("D4")
+
+
+@pytest.mark.parametrize("bad", [4, None, 1.5, ["R4"], np.eye(3)])
+def test_as_image_group_names_what_to_pass(bad):
+    expected = f"group must be a theory.groups.Representation or one of the names 'R4', 'T3'; got {type(bad).__name__}"
+    with pytest.raises(TypeError, match=re.escape(expected)):
+        ig.as_image_group(bad)
+    with pytest.raises(TypeError, match="'R4', 'T3'"):
+        ig.image_group(bad)
+
+
+def test_as_image_group_names_the_expected_shape():
+    with pytest.raises(ValueError, match=re.escape("R4[36x36] acts on 1296 pixels (36x36 images); got x of shape "
+                                                   "(2, 28, 28). Pass a batch x of shape (N, 1296), (N, 36, 36) "
+                                                   "or (N, C, 36, 36)")):
+        ig.as_image_group("R4", torch.zeros(2, 28, 28))
+    for shape in [(2, 1, 6, 216), (2, 1, 1296), (2, 1295)]:  # 1296 pixels, but not 36 x 36 images
+        with pytest.raises(ValueError, match=re.escape(f"got x of shape {shape}")):
+            ig.as_image_group(R4, torch.zeros(shape))
+    small = ig.image_group("R4", 6)  # 36 pixels: would act on each 36-pixel row of a 36x36 image
+    with pytest.raises(ValueError, match=re.escape("(N, 36), (N, 6, 6) or (N, C, 6, 6)")):
+        ig.as_image_group(small, torch.zeros(2, 1, 36, 36))
+    assert ig.as_image_group(small, torch.zeros(2, 3, 6, 6)) is small  # channels are batch dims of the action
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        ig.as_image_group(R4, np.zeros((2, 1296)))
+
+
+def test_nan_where_nonfinite_marks_whole_samples():
+    values = torch.arange(12.0).reshape(4, 3)
+    x = torch.zeros(4, 2, 2)
+    x[1, 0, 1], x[3, 1, 1] = float("nan"), -float("inf")
+    out = torch.zeros(4, 5)
+    out[2, 4] = float("inf")
+    got = ig.nan_where_nonfinite(values, x, out)
+    assert torch.isnan(got[1:]).all() and torch.equal(got[0], values[0])
+    assert torch.equal(ig.nan_where_nonfinite(values), values)
+    assert ig.nan_where_nonfinite(torch.zeros(0), torch.zeros(0, 7)).shape == (0,)
+    with pytest.raises(ValueError, match="4 samples"):
+        ig.nan_where_nonfinite(values, torch.zeros(3, 2))

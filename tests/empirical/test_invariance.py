@@ -127,3 +127,93 @@ def test_invariant_models_have_zero_error_and_a_random_mlp_does_not(name):
             # float64 round-off only: P_G gx and P_G x agree to ~1e-16, KL then cancels to ~1e-16
             assert err.shape == (16,) and err.abs().max() < 1e-12, (metric.__name__, err.abs().max())
         assert metric(plain, x, rep).min() > 1e-6, metric.__name__
+
+
+NONFINITE = (float("nan"), float("inf"), -float("inf"))
+METRICS = (inv.logit_invariance, inv.distribution_invariance, inv.normalized_logit_invariance)
+
+
+@given(z=orbit_logit_arrays(min_g=1), bad=st.sampled_from(NONFINITE), form=st.sampled_from(inv.INVARIANCE_FORMS),
+       reduction=st.sampled_from(inv.REDUCTIONS), data=st.data())
+def test_a_nonfinite_orbit_logit_gives_nan_for_that_sample_only(z, bad, form, reduction, data):
+    """-inf in f(gx) would give DI = +inf, inf in f(gx) LI = inf, and |G| = 1 gives 0: all NaN instead."""
+    g, b, k = (data.draw(st.integers(0, n - 1)) for n in z.shape)
+    broken = z.copy()
+    broken[g, b, k] = bad
+    got = inv.invariance_from_logits(torch.from_numpy(broken), form, reduction)
+    assert torch.isnan(got[b])
+    keep = torch.arange(z.shape[1]) != b
+    torch.testing.assert_close(got[keep], inv.invariance_from_logits(torch.from_numpy(z), form, reduction)[keep],
+                               rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("bad", NONFINITE)
+def test_nonfinite_pixels_and_logits_give_nan_per_sample(bad):
+    rep = image_group("R4", 6)
+    plain = MLP(in_features=36, hidden=16, depth=3, classes=5, seed=7).double()
+    x = torch.randn(5, 1, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    x[1] = bad
+    x[3, 0, 5, 0] = bad  # one pixel
+    ok = torch.tensor([True, False, True, False, True])
+
+    def robust(v):  # a model that maps non-finite pixels to finite logits must not hide them
+        return plain(torch.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0))
+
+    def broken(v):  # finite inputs, non-finite logits for the images whose mean is above 1
+        return plain(v) + torch.where(v.flatten(1).mean(1, keepdim=True) > 1, bad, 0.0)
+
+    for metric in METRICS:
+        for f in (plain, robust):
+            err = metric(f, x, rep)
+            assert torch.isnan(err[~ok]).all(), (metric.__name__, err)
+            torch.testing.assert_close(err[ok], metric(f, x[ok], rep), rtol=1e-12, atol=0)
+        y = torch.randn(3, 1, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
+        y[2] += 2.0  # every orbit element of sample 2 has mean > 1
+        err = metric(broken, y, rep)
+        assert torch.isnan(err[2]) and torch.isfinite(err[:2]).all(), metric.__name__
+    trivial = groups.from_permutations("trivial", [np.arange(36)])
+    for form in inv.INVARIANCE_FORMS:  # the trivial group compares nothing, yet NaN stays NaN
+        err = inv.invariance(plain, x, trivial, form)
+        assert torch.isnan(err[~ok]).all() and torch.equal(err[ok], torch.zeros(3, dtype=torch.float64))
+
+
+def test_nan_samples_do_not_leak_into_the_gradients_of_the_others():
+    rep = image_group("T3", 6)
+    model = MLP(in_features=36, hidden=16, depth=3, classes=5, seed=9).double()
+    x = torch.randn(4, 36, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    x[2] = float("nan")
+    ok = torch.tensor([True, True, False, True])
+    err = inv.logit_invariance(model, x, rep)
+    (grad,) = torch.autograd.grad(err[ok].sum(), model.layers[0].weight)
+    (alone,) = torch.autograd.grad(inv.logit_invariance(model, x[ok], rep).sum(), model.layers[0].weight)
+    torch.testing.assert_close(grad, alone, rtol=1e-12, atol=1e-15)
+
+
+def test_every_metric_takes_a_group_name():
+    x = torch.randn(3, 1, 36, 36, dtype=torch.float64, generator=torch.Generator().manual_seed(10))
+    model = MLP(seed=10).double()
+    for name in ("R4", "t3"):
+        rep = image_group(name)
+        torch.testing.assert_close(inv.orbit_logits(model, x, name), inv.orbit_logits(model, x, rep), rtol=0, atol=0)
+        for metric in METRICS:
+            torch.testing.assert_close(metric(model, x, name), metric(model, x, rep), rtol=0, atol=0)
+        torch.testing.assert_close(inv.invariance(model, x, name, "DI", "sum"),
+                                   inv.invariance(model, x, rep, "DI", "sum"), rtol=0, atol=0)
+
+
+def test_bad_groups_and_shapes_raise_before_the_model_runs():
+    def model(v):
+        raise AssertionError("the model must not run on a bad group or shape")
+
+    x = torch.zeros(2, 1, 36, 36)
+    for metric in (*METRICS, inv.orbit_logits):
+        with pytest.raises(TypeError, match=r"group must be a theory.groups.Representation or one of the names "
+                                            r"'R4', 'T3'; got int"):
+            metric(model, x, 4)
+        with pytest.raises(ValueError, match="R4, T3"):
+            metric(model, x, "D4")
+        with pytest.raises(ValueError, match=r"got x of shape \(2, 28, 28\).*\(N, 1296\), \(N, 36, 36\) or "
+                                             r"\(N, C, 36, 36\)"):
+            metric(model, torch.zeros(2, 28, 28), "R4")
+        with pytest.raises(ValueError, match=r"\(N, 36\), \(N, 6, 6\)"):  # a 6x6 group would act on image rows
+            metric(model, x, image_group("R4", 6))

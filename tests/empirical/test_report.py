@@ -89,3 +89,16 @@ def test_bridge_scales_name_each_part():
                                        "layers: 300 epochs, 10000 training images, 4 seed(s), device `cpu`")
     old = {"parts": ["subspace"], "scale": full, "device": "cuda"}  # written before part_scales existed
     assert report.bridge_scales(old) == "subspace: 300 epochs, 10000 training images, 4 seed(s), device `cuda`"
+
+
+def test_provenance_names_outputs_of_an_older_engine():
+    from empirical.report import provenance_lines
+    from empirical.training import ENGINE
+
+    data = {"table1": {"scale_tag": "full", "provenance": {"engine": ENGINE, "code": "abc"}},
+            "drift": {"scale_tag": "full"},  # committed before provenance was recorded
+            "spectral": {"scale_tag": "quick", "provenance": {"engine": ENGINE - 1}}}
+    lines = dict(zip(("table1", "drift", "spectral"), provenance_lines(data)))
+    assert "older engine" not in lines["table1"] and "code abc" in lines["table1"]
+    assert "older engine (before provenance was recorded" in lines["drift"]
+    assert f"older engine ({ENGINE - 1}" in lines["spectral"] and "scale quick" in lines["spectral"]

@@ -1,6 +1,7 @@
 """The vectorized trainer against independent oracles: per-run modules, the metric functions, a lone run."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -154,11 +155,28 @@ def test_interrupted_stack_resumes_to_the_same_result(tmp_path):
         assert a.history == b.history
 
 
-def test_nan_loss_raises_a_clear_error():
+def test_a_diverged_run_is_marked_failed_and_its_stack_finishes():
+    # nu = inf makes the penalty inf at the first step: that run fails; the healthy one beside it
+    # trains to exactly the bits it has in a healthy stack of the same size.
     data = toy_data()
-    bad = TrainData(data.train_orbit * float("nan"), data.train_y, data.val_orbit, data.val_g, data.val_y)
-    with pytest.raises(FloatingPointError, match="lower nu or the learning rate"):
-        train_stack([RunConfig(model="DA", **SMALL)], bad, REP)
+    good = RunConfig(model="IR", form="LI", nu=0.1, seed=0, **SMALL)
+    bad = replace(good, nu=float("inf"), seed=1)
+    healthy = replace(good, nu=0.2, seed=1)
+    with_bad = train_stack([good, bad], data, REP)
+    reference = train_stack([good, healthy], data, REP)[0]
+    assert "loss became NaN/inf at epoch 1" in with_bad[1].failed and "lower nu" in with_bad[1].failed
+    assert with_bad[0].failed == "" and reference.failed == ""
+    for k in reference.state_dict:
+        assert torch.equal(with_bad[0].state_dict[k], reference.state_dict[k])
+    assert with_bad[0].history == reference.history
+
+
+def test_a_failed_run_is_cached_as_failed(tmp_path):
+    data = toy_data()
+    bad = RunConfig(model="IR", form="LI", nu=float("inf"), seed=1, **SMALL)
+    save_result(train_stack([bad], data, REP)[0], tmp_path)
+    back = load_result(bad, tmp_path)
+    assert back is not None and back.failed.startswith("loss became NaN/inf")
 
 
 def test_cache_round_trip(tmp_path):

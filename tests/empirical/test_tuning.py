@@ -10,18 +10,19 @@ from empirical.training import RunConfig
 
 
 class _Res:
-    def __init__(self, config):
+    def __init__(self, config, failed=""):
         self.config = config
+        self.failed = failed
 
 
-def tune_with(monkeypatch, si_of_nu, grid):
+def tune_with(monkeypatch, si_of_nu, grid, diverges=lambda nu: False):
     trained, calls = [], []
 
     def fake_train_all(ctx, configs):  # like the real one, a config trained before comes from the cache
         new = [c.nu for c in configs if c.nu not in trained]
         trained.extend(new)
         calls.append(new)
-        return [_Res(c) for c in configs]
+        return [_Res(c, "loss became NaN/inf at epoch 3" if diverges(c.nu) else "") for c in configs]
 
     def fake_evaluate(ctx, res, split, metrics):
         assert split == "val"
@@ -57,6 +58,19 @@ def test_unreachable_target_keeps_the_best_si(monkeypatch):
     si = {0.01: 0.5, 0.03: 0.6, 0.1: 0.7, 0.3: 0.8, 1.0: 0.93, 3.0: 0.9, 10.0: 0.4, 30.0: 0.2}
     out, _, _ = tune_with(monkeypatch, si.get, GRID)
     assert out["chosen_nu"] == 1.0 and not out["reached"]
+
+
+def test_a_diverged_point_is_recorded_with_its_reason_and_never_chosen(monkeypatch):
+    # The top of the grid diverges: the scan keeps the best healthy nu, and the note says what was done.
+    si = {0.01: 0.5, 0.03: 0.6, 0.1: 0.7, 0.3: 0.8, 1.0: 0.93, 3.0: 0.9, 10.0: 0.4, 30.0: 0.2}
+    out, _, _ = tune_with(monkeypatch, si.get, GRID, diverges=lambda nu: nu >= 10.0)
+    assert out["chosen_nu"] == 1.0 and not out["reached"]
+    failed = [r for r in out["sweep"] if r.get("failed")]
+    assert [r["nu"] for r in failed] == [10.0, 30.0] and all(r["SI"] is None for r in failed)
+    note = tuning.tuning_note(out)
+    assert "NOT reached on the grid; kept the nu with the highest validation SI (0.930)" in note
+    assert "nu=30: FAILED (loss became NaN/inf at epoch 3)" in note
+    assert "largest grid value used" not in note
 
 
 def test_configs_are_ir_with_the_grid_values(monkeypatch):
