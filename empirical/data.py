@@ -28,6 +28,7 @@ import torch
 
 from empirical.download import accepted_sha256, canonical_name, find_file, locate
 from empirical.idx import read_idx
+from empirical.groups import group_names, image_group
 from theory import groups
 
 __all__ = [
@@ -50,7 +51,7 @@ __all__ = [
 SIDE = 36  # padded image side
 PAD = 4  # zero pixels added on each side of the 28x28 images
 DROPPED_CLASS = 9  # MNIST digit 9 / Fashion-MNIST ankle boot
-GROUP_NAMES = ("R4", "T3")
+GROUP_NAMES = group_names()  # the registry's (empirical.groups)
 DRIFT_MODES = ("interpolate", "mixture")
 _TITLES = {"mnist": "Transforming-MNIST", "fashion-mnist": "Transforming-FMNIST"}
 
@@ -93,13 +94,9 @@ def clear_raw_cache() -> None:
 
 
 def make_group(group: str | groups.Representation) -> groups.Representation:
-    """The group acting on 36x36 images: 'R4' -> rotations(36), 'T3' -> translations(36), or a permutation rep."""
+    """The group acting on 36x36 images: a registered name (``empirical.groups``) or a permutation rep."""
     if isinstance(group, str):
-        known = {"R4": groups.rotations, "T3": groups.translations}
-        if group.upper() not in known:
-            raise ValueError(f"unknown group {group!r}; known groups: {', '.join(GROUP_NAMES)} "
-                             f"(or pass a theory.groups.Representation with pixel permutations)")
-        return known[group.upper()](SIDE)
+        return image_group(group, SIDE)
     if not isinstance(group, groups.Representation):
         raise ValueError(f"group must be one of {GROUP_NAMES} or a theory.groups.Representation, got {group!r}")
     if group.perms is None or group.dim != SIDE * SIDE:

@@ -19,12 +19,11 @@ import numpy as np
 from empirical.data import DRIFT_MODES, drift
 from empirical.experiment import Context, add_arguments, command, dataset_for, evaluate, mean_std, parse_context
 from empirical.experiment import scale_tag, train_all
-from empirical.image_groups import IMAGE_GROUPS
+from empirical.groups import group_names
 from empirical.numbers import fmt
 from empirical.store import merged_output
 from empirical.training import provenance
-from empirical.table1 import model_configs
-from empirical.tuning import tune_nu
+from empirical.grid import model_configs
 
 __all__ = ["BETAS", "drift_curves", "main"]
 
@@ -37,8 +36,7 @@ def drift_curves(ctx: Context, groups: tuple[str, ...] = ("R4", "T3"), betas: tu
     out: dict[str, Any] = {"scale": vars(ctx.scale), "scale_tag": scale_tag(ctx.scale), "device": str(ctx.device),
                            "provenance": provenance(ctx.device), "mode": mode, "betas": list(betas), "curves": []}
     for group in groups:
-        nu = tune_nu(ctx, group, "LI")["chosen_nu"]
-        cfgs = model_configs(ctx, group, nu)
+        cfgs, _ = model_configs(ctx, group)
         c0 = cfgs["DA"][0]
         sets = [dataset_for(ctx, c0, name) for name in ("mnist", "fashion-mnist")]
         drifted = {b: drift(*sets, beta=b, mode=mode) for b in betas}
@@ -67,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     """Regenerate Figure 4 into ``--out`` (merged with the curves of other groups already there)."""
     parser = add_arguments(argparse.ArgumentParser(prog="python -m empirical.drift", description=__doc__,
                                                    formatter_class=argparse.RawDescriptionHelpFormatter))
-    parser.add_argument("--groups", nargs="+", default=["R4", "T3"], choices=IMAGE_GROUPS)
+    parser.add_argument("--groups", nargs="+", default=["R4", "T3"], choices=group_names())
     parser.add_argument("--mode", default="interpolate", choices=DRIFT_MODES)
     args, ctx = parse_context(parser, argv)
     data = drift_curves(ctx, tuple(args.groups), mode=args.mode)

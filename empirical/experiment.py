@@ -265,6 +265,9 @@ def _train_locked(ctx: Context, configs: list[RunConfig], bar) -> dict[RunConfig
         for res in results:
             save_result(res, ctx.cache_dir)
             done[res.config] = res
+            c = res.config
+            log.info("trained run %s (%s%s %s seed %d) in %.1f s", c.key(), c.model, f"-{c.form} nu={c.nu:g}" if
+                     c.form else "", c.group, c.seed, res.seconds)
             if res.failed:
                 log.warning("run %s (%s %s %s nu=%g seed %d) failed: %s", res.config.key(), res.config.model,
                             res.config.form, res.config.group, res.config.nu, res.config.seed, res.failed)

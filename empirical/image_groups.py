@@ -29,26 +29,15 @@ import math
 import torch
 from torch import Tensor
 
+from empirical.groups import group_names, image_group
 from theory import groups
 from theory.groups import Representation
 
 __all__ = ["IMAGE_GROUPS", "image_group", "as_image_group", "nan_where_nonfinite", "group_operator", "act",
            "inverse_act", "orbit"]
 
-IMAGE_GROUPS = ("R4", "T3")
+IMAGE_GROUPS = group_names()  # the registry's names (empirical.groups), re-exported for the metrics' users
 _NAMES = ", ".join(repr(n) for n in IMAGE_GROUPS)
-
-
-def image_group(name: str, size: int = 36) -> Representation:
-    """The image group by name on a size x size grid: "R4" = rotations(size), "T3" = translations(size, 3)."""
-    if not isinstance(name, str):
-        raise TypeError(f"an image group name is one of the strings {_NAMES}; got {type(name).__name__}")
-    key = name.upper()
-    if key == "R4":
-        return groups.rotations(size)
-    if key == "T3":
-        return groups.translations(size, 3)
-    raise ValueError(f"unknown image group {name!r}; known groups: {', '.join(IMAGE_GROUPS)}")
 
 
 def _expected_shapes(rep: Representation) -> str:

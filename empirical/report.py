@@ -380,7 +380,7 @@ def bridge_scales(b: dict[str, Any]) -> str:
 
 def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Finding], readme_head: str) -> str:
     """paper_figures/README.md: the hand-written head, then the measured tables and the claim verdicts."""
-    from empirical.table1 import to_markdown
+    from empirical.tables import to_markdown
 
     lines = [readme_head.rstrip(), ""]
     if "table1" in data:

@@ -18,12 +18,12 @@ import torch
 from empirical.attribution import saliency_cosine, saliency_map
 from empirical.experiment import Context, add_arguments, build_model, command, dataset_for, parse_context, scale_tag
 from empirical.experiment import train_all
-from empirical.image_groups import IMAGE_GROUPS, inverse_act, orbit
+from empirical.groups import group_names
+from empirical.image_groups import inverse_act, orbit
 from empirical.numbers import fmt
 from empirical.store import merged_output
 from empirical.training import provenance
-from empirical.table1 import model_configs
-from empirical.tuning import tune_nu
+from empirical.grid import model_configs
 
 __all__ = ["realigned_maps", "saliency_figure", "main"]
 
@@ -38,8 +38,8 @@ def realigned_maps(model, x: torch.Tensor, y: torch.Tensor, rep, baseline: float
 
 def saliency_figure(ctx: Context, group: str = "R4", samples: int = 4) -> dict[str, Any]:
     """Realigned orbit saliency maps of the first ``samples`` test images for Table 1's DA and IR (seed 0)."""
-    nu = tune_nu(ctx, group, "LI")["chosen_nu"]
-    cfgs = model_configs(ctx, group, nu)
+    cfgs, tuning = model_configs(ctx, group)
+    nu = tuning["chosen_nu"]
     chosen = {"DA": cfgs["DA"][0], "IR": cfgs["IR"][0]}
     results = dict(zip(chosen, train_all(ctx, chosen.values())))
     ds = dataset_for(ctx, chosen["DA"])
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     """Regenerate Figure 3 into ``--out``."""
     parser = add_arguments(argparse.ArgumentParser(prog="python -m empirical.saliency", description=__doc__,
                                                    formatter_class=argparse.RawDescriptionHelpFormatter))
-    parser.add_argument("--groups", "--group", nargs="+", default=["R4"], choices=IMAGE_GROUPS)
+    parser.add_argument("--groups", "--group", nargs="+", default=["R4"], choices=group_names())
     parser.add_argument("--samples", type=int, default=4)
     args, ctx = parse_context(parser, argv)
     from empirical.plots import plot_saliency

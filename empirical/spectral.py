@@ -15,26 +15,14 @@ from typing import Any
 
 from empirical.experiment import Context, add_arguments, command, evaluate, mean_std, parse_context, scale_tag
 from empirical.experiment import train_all
-from empirical.image_groups import IMAGE_GROUPS
+from empirical.groups import group_names
 from empirical.invariance import INVARIANCE_FORMS
 from empirical.numbers import fmt
 from empirical.store import merged_output
-from empirical.training import RunConfig, provenance
-from empirical.tuning import tune_nu
+from empirical.training import provenance
+from empirical.grid import variants
 
-__all__ = ["variants", "spectral", "main"]
-
-
-def variants(ctx: Context, group: str, forms: tuple[str, ...] = INVARIANCE_FORMS
-             ) -> tuple[dict[str, list[RunConfig]], list[dict[str, Any]]]:
-    """Figure 5's runs of one group, {"DA": [...], "IR-<form>": [...]} one config per seed, and the nu tunings."""
-    seeds = range(ctx.scale.seeds)
-    out = {"DA": [ctx.config(group=group, model="DA", seed=s) for s in seeds]}
-    tunings = [tune_nu(ctx, group, form) for form in forms]
-    for form, tuned in zip(forms, tunings):
-        out[f"IR-{form}"] = [ctx.config(group=group, model="IR", form=form, nu=tuned["chosen_nu"], seed=s)
-                             for s in seeds]
-    return out, tunings
+__all__ = ["spectral", "main"]
 
 
 def spectral(ctx: Context, groups: tuple[str, ...] = ("R4", "T3"), forms: tuple[str, ...] = INVARIANCE_FORMS,
@@ -65,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     """Regenerate Figure 5 into ``--out`` (merged with the rows of other groups already there)."""
     parser = add_arguments(argparse.ArgumentParser(prog="python -m empirical.spectral", description=__doc__,
                                                    formatter_class=argparse.RawDescriptionHelpFormatter))
-    parser.add_argument("--groups", nargs="+", default=["R4", "T3"], choices=IMAGE_GROUPS)
+    parser.add_argument("--groups", nargs="+", default=["R4", "T3"], choices=group_names())
     args, ctx = parse_context(parser, argv)
     data = spectral(ctx, tuple(args.groups))
     from empirical.plots import plot_spectral

@@ -30,13 +30,15 @@ NU_GRID: dict[str, tuple[float, ...]] = {
 
 
 def tune_nu(ctx: Context, group: str, form: str, grid: tuple[float, ...] | None = None, dataset: str = "mnist",
-            target: float = SI_TARGET, seed: int = 0) -> dict[str, Any]:
-    """The smallest nu in ``grid`` with validation SI >= target for IR with ``form`` on ``group`` (one seed)."""
+            target: float = SI_TARGET, seed: int = 0, **fields: Any) -> dict[str, Any]:
+    """The smallest nu in ``grid`` with validation SI >= target for IR with ``form`` on ``group`` (one seed).
+
+    ``fields`` are further RunConfig fields of the tuned runs (e.g. ``arch``)."""
     grid = tuple(sorted(grid or NU_GRID[form][::ctx.scale.nu_grid_stride]))
     rows: dict[float, dict[str, Any]] = {}
 
     def config(nu: float):
-        return ctx.config(dataset=dataset, group=group, model="IR", form=form, nu=nu, seed=seed)
+        return ctx.config(dataset=dataset, group=group, model="IR", form=form, nu=nu, seed=seed, **fields)
 
     def record(res) -> None:
         if res.failed:  # diverged: no metrics; it can never be chosen
@@ -73,7 +75,7 @@ def tune_nu(ctx: Context, group: str, form: str, grid: tuple[float, ...] | None 
         best = hits[0] if hits else max(range(len(grid)), key=lambda i: sis[i])
         chosen, reached = grid[best], bool(hits)
     sweep = [{**rows[nu], "SI": None} if "failed" in rows[nu] else rows[nu] for nu in sorted(rows)]
-    return {"group": group, "form": form, "dataset": dataset, "target_SI": target, "chosen_nu": chosen,
+    return {"group": group, "form": form, "dataset": dataset, **fields, "target_SI": target, "chosen_nu": chosen,
             "reached": reached, "grid": list(grid), "sweep": sweep}
 
 

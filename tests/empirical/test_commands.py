@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from empirical import drift, saliency, spectral, table1
+from empirical import drift, saliency, spectral, table1, tables
 from tests.fixtures import needs_full_data
 
 pytestmark = needs_full_data()
@@ -36,7 +36,7 @@ def test_table1_rows_and_invariance_of_weight_tying(table, dirs):
     assert rows["IR"]["nu"] > 0 and rows["DA"]["nu"] == 0
     for r in rows.values():
         assert 0 <= r["acc"][0] <= 100 and len(r["per_seed"]) == 2
-        assert r["paper"]["acc"] == list(table1.PAPER[("R4", r["model"])]["acc"])
+        assert r["paper"]["acc"] == list(tables.PAPER[("R4", r["model"])]["acc"])
     md = (dirs[0] / "table1.md").read_text()
     assert "94.6 ± 0.1" in md and "chosen nu" in md
 

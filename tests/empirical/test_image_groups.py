@@ -78,8 +78,8 @@ def test_image_group_names():
     assert (R4.order, R4.dim, T3.order, T3.dim) == (4, 1296, 3, 1296)
     assert np.array_equal(ig.image_group("R4", 6).perms, groups.rotations(6).perms)
     assert np.array_equal(ig.image_group("t3", 9).perms, groups.translations(9, 3).perms)
-    with pytest.raises(ValueError, match="R4, T3"):
-        ig.image_group("D4")
+    with pytest.raises(ValueError, match="R4, T3, D4, F2"):
+        ig.image_group("Q8")
 
 
 def test_per_sample_elements_broadcast_over_batch_dims():
@@ -168,16 +168,16 @@ def test_as_image_group_resolves_registered_names():
     for name, rep in (("R4", R4), ("T3", T3), ("r4", R4)):
         got = ig.as_image_group(name, torch.zeros(2, 1, 36, 36))
         assert got.name == rep.name and np.array_equal(got.perms, rep.perms)
-    with pytest.raises(ValueError, match="unknown image group 'D4'; known groups: R4, T3"):
-        ig.as_image_group("D4")
+    with pytest.raises(ValueError, match="unknown image group .Q8.; known groups: R4, T3, D4, F2"):
+        ig.as_image_group("Q8")
 
 
 @pytest.mark.parametrize("bad", [4, None, 1.5, ["R4"], np.eye(3)])
 def test_as_image_group_names_what_to_pass(bad):
-    expected = f"group must be a theory.groups.Representation or one of the names 'R4', 'T3'; got {type(bad).__name__}"
+    expected = f"group must be a theory.groups.Representation or one of the names 'R4', 'T3', 'D4', 'F2'; got {type(bad).__name__}"
     with pytest.raises(TypeError, match=re.escape(expected)):
         ig.as_image_group(bad)
-    with pytest.raises(TypeError, match="'R4', 'T3'"):
+    with pytest.raises(TypeError, match="'R4', 'T3', 'D4', 'F2'"):
         ig.image_group(bad)
 
 

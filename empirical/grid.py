@@ -1,0 +1,44 @@
+"""The experiment grid: which runs each figure and table needs (Sec. 4.1-4.4), shared by every command.
+
+Commands never import each other: Table 1, Figures 3 and 4 and the bridge all take their WT / DA /
+IR runs, with IR's tuned weight, from :func:`model_configs`; Figure 5 and the bridge's layer part
+take theirs from :func:`variants`. Extra RunConfig fields (e.g. ``arch``) pass
+through, so the same grid serves any registered architecture.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from empirical.experiment import Context
+from empirical.invariance import INVARIANCE_FORMS
+from empirical.training import RunConfig
+from empirical.tuning import tune_nu
+
+__all__ = ["model_configs", "variants"]
+
+
+def model_configs(ctx: Context, group: str, dataset: str = "mnist", **fields: Any
+                  ) -> tuple[dict[str, list[RunConfig]], dict[str, Any]]:
+    """Table 1's runs of one group, {"WT", "DA", "IR"} one config per seed, IR (LI) at the tuned nu; and the tuning."""
+    tuning = tune_nu(ctx, group, "LI", dataset=dataset, **fields)
+    seeds = range(ctx.scale.seeds)
+    common = dict(dataset=dataset, group=group, **fields)
+    configs = {
+        "WT": [ctx.config(model="WT", seed=s, **common) for s in seeds],
+        "DA": [ctx.config(model="DA", seed=s, **common) for s in seeds],
+        "IR": [ctx.config(model="IR", form="LI", nu=tuning["chosen_nu"], seed=s, **common) for s in seeds],
+    }
+    return configs, tuning
+
+
+def variants(ctx: Context, group: str, forms: tuple[str, ...] = INVARIANCE_FORMS, **fields: Any
+             ) -> tuple[dict[str, list[RunConfig]], list[dict[str, Any]]]:
+    """Figure 5's runs of one group, {"DA": [...], "IR-<form>": [...]} one config per seed, and the nu tunings."""
+    seeds = range(ctx.scale.seeds)
+    out = {"DA": [ctx.config(group=group, model="DA", seed=s, **fields) for s in seeds]}
+    tunings = [tune_nu(ctx, group, form, **fields) for form in forms]
+    for form, tuned in zip(forms, tunings):
+        out[f"IR-{form}"] = [ctx.config(group=group, model="IR", form=form, nu=tuned["chosen_nu"], seed=s, **fields)
+                             for s in seeds]
+    return out, tunings
