@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", default="interpolate", choices=DRIFT_MODES)
     args, ctx = parse_context(parser, argv)
     data = drift_curves(ctx, tuple(args.groups), mode=args.mode)
-    stem = "fig4_drift" if args.mode == "interpolate" else f"fig4_drift_{args.mode}"
+    stem = ctx.stem("fig4_drift" if args.mode == "interpolate" else f"fig4_drift_{args.mode}")
     from empirical.plots import plot_drift
 
     keys = {"curves": lambda c: (c["group"], c["model"])}

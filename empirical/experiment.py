@@ -26,20 +26,22 @@ import numpy as np
 import torch
 from torch import nn
 
+from empirical.architectures import ARCHITECTURES, DEFAULT_ARCH
 from empirical.attribution import saliency_invariance
 from empirical.data import TransformingDataset, transforming
 from empirical.image_groups import image_group
 from empirical.invariance import INVARIANCE_FORMS, invariance_from_logits, orbit_logits
-from empirical.models import MLP, WeightTiedMLP
 from empirical.sensitivity import jacobian_sigma_max
 from empirical.download import DataError, check_data_dir
+from empirical.executors import EXECUTORS, WorkerDied, make_executor, run_jobs
 from empirical.store import (StoreError, check_writable, clean_orphans, entry_lock, load_json, save_json, write_json,
                              write_text)
-from empirical.training import (RunConfig, RunResult, TrainData, group_stacks, load_result, provenance, result_path,
-                                save_result, train_stack)
+from empirical.training import (RunConfig, RunResult, TrainData, build_network, group_stacks, load_result, provenance,
+                                result_path, save_result, train_stack)
 
 __all__ = [
     "Scale", "FULL", "QUICK", "scale_tag", "add_arguments", "UsageError", "Context", "context_from_args",
+    "default_context", "part_scales",
     "parse_context", "command", "dataset_for", "train_all", "train_data", "build_model", "evaluate",
     "cached_evaluation", "write_json",
     "write_text", "mean_std", "PAPER_OUT",
@@ -79,6 +81,12 @@ def scale_tag(scale: Scale) -> str:
     return "-".join([name, *extra])
 
 
+def part_scales(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The scale and device of each part of a bridge result (older files: the top-level scale for every part)."""
+    return result.get("part_scales") or {p: {**result.get("scale", {}), "device": result.get("device")}
+                                         for p in result.get("parts", [])}
+
+
 def _positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     try:
@@ -106,6 +114,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="runs trained together in one batched program (default: 1 on a CPU, one thread, so a "
                              "run's bits never depend on the others; 64 on CUDA). More is faster, and a run's last "
                              "bits then depend on its stack (recorded in its provenance)")
+    parser.add_argument("--arch", default=DEFAULT_ARCH, choices=tuple(ARCHITECTURES),
+                        help="the network (empirical.architectures; default: the paper's mlp); outputs of another "
+                             "architecture are named <output>_<arch>")
+    parser.add_argument("--workers", type=_positive_int, default=1,
+                        help="train stacks in N local worker processes, one thread each (default 1: this process)")
+    parser.add_argument("--executor", default="local", choices=EXECUTORS,
+                        help="'submitit': submit each stack as a SLURM job (needs pip install -e \".[cluster]\")")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     return parser
 
@@ -125,11 +140,20 @@ class Context:
     cache_dir: Path
     quiet: bool
     stack: int = 1  # runs trained together; 1 (the CPU default) makes every run's bits independent of the others
+    executor: Any = None  # where stacks train (empirical.executors); None: in this process
+    checkpoint_seconds: float = 120.0  # how often a training stack saves its state
+    arch: str = DEFAULT_ARCH  # the network of every run (empirical.architectures)
 
     def config(self, **kw) -> RunConfig:
-        """A RunConfig at this scale."""
+        """A RunConfig at this scale and architecture."""
         s = self.scale
+        if self.arch != DEFAULT_ARCH:
+            kw.setdefault("arch", self.arch)
         return RunConfig(epochs=s.epochs, n_train=s.n_train, n_val=s.n_val, n_test=s.n_test, **kw)
+
+    def stem(self, name: str) -> str:
+        """An output's file stem: ``name`` for the paper's mlp, ``name_<arch>`` for another architecture."""
+        return name if self.arch == DEFAULT_ARCH else f"{name}_{self.arch}"
 
 
 def _device(name: str | None) -> torch.device:
@@ -178,8 +202,12 @@ def context_from_args(args: argparse.Namespace) -> Context:
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     stack = args.stack or (1 if device.type == "cpu" else 64)
+    try:
+        executor = make_executor(args.executor, args.workers, cache / "submitit")
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
     return Context(scale=scale, device=device, data_dir=args.data_dir, out=out, cache_dir=cache, quiet=args.quiet,
-                   stack=stack)
+                   stack=stack, executor=executor, arch=args.arch)
 
 
 def _data_tag(data_dir: str | None) -> str:
@@ -193,6 +221,15 @@ def _data_tag(data_dir: str | None) -> str:
         if folder is not None:
             extra += [d for name in FILES for d in accepted_sha256(folder, dataset, name)[1:]]
     return "data-" + hashlib.sha256("".join(extra).encode()).hexdigest()[:12] if extra else ""
+
+
+def default_context(argv: Iterable[str] = (), **fields: Any) -> Context:
+    """The Context a command would build from ``argv`` (default options), with ``fields`` replaced.
+
+    E.g. ``default_context(["--quick"], executor=dask_client.get_executor())`` to run a grid from Python.
+    """
+    ctx = context_from_args(add_arguments(argparse.ArgumentParser()).parse_args(list(argv)))
+    return replace(ctx, **fields)
 
 
 def parse_context(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, Context]:
@@ -223,7 +260,7 @@ def command(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | No
             return main(argv)
         try:
             return main(argv)
-        except (DataError, StoreError, UsageError, FileNotFoundError) as exc:
+        except (DataError, StoreError, UsageError, FileNotFoundError, WorkerDied) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
     return wrapped
@@ -261,7 +298,8 @@ def _train_locked(ctx: Context, configs: list[RunConfig], bar) -> dict[RunConfig
         tag = hashlib.sha256("".join(c.key() for c in stack).encode()).hexdigest()[:16]
         ckpt = ctx.cache_dir / f"stack-{tag}.ckpt"
         with _threads(1 if exact else torch.get_num_threads()):  # one thread: the bits do not depend on the machine
-            results = train_stack(stack, data, image_group(c0.group), progress=bar.update, checkpoint=ckpt)
+                results = train_stack(stack, data, image_group(c0.group), progress=bar.update, checkpoint=ckpt,
+                                  checkpoint_seconds=ctx.checkpoint_seconds)
         for res in results:
             save_result(res, ctx.cache_dir)
             done[res.config] = res
@@ -286,12 +324,18 @@ def _threads(n: int):
         torch.set_num_threads(before)
 
 
+def _train_job(ctx: Context, configs: list[RunConfig]) -> list[str]:
+    """A worker's job: train one stack through the store's locks (in the worker's process); its keys."""
+    return [r.config.key() for r in train_all(replace(ctx, executor=None, quiet=True), configs)]
+
+
 def train_all(ctx: Context, configs: Iterable[RunConfig]) -> list[RunResult]:
     """Every config trained (from the cache where possible), in the given order.
 
     Each run is locked while it trains: a run another process is training is waited for and
     loaded, never trained twice; a run whose trainer died (its lock is released by the OS) is
-    trained here, resuming from its stack's checkpoint when the stack is the same.
+    trained here, resuming from its stack's checkpoint when the stack is the same. With
+    ``ctx.executor`` the stacks train as jobs there (``empirical.executors``) and are read back.
     """
     from filelock import Timeout
     from tqdm.auto import tqdm
@@ -302,6 +346,19 @@ def train_all(ctx: Context, configs: Iterable[RunConfig]) -> list[RunResult]:
     todo = [c for c in configs if done[c] is None]
     bar = tqdm(total=sum(c.epochs for c in todo), unit="run-epoch", disable=ctx.quiet or not todo,
                dynamic_ncols=True)
+    if ctx.executor is not None and todo:
+        stacks = group_stacks(todo, ctx.stack)
+        bar.set_description(f"{len(stacks)} stack(s) on {type(ctx.executor).__name__}")
+        job_ctx = replace(ctx, executor=None)
+        run_jobs(ctx.executor, _train_job, [(job_ctx, s) for s in stacks],
+                 on_done=lambda i: bar.update(sum(c.epochs for c in stacks[i])))
+        for c in todo:
+            done[c] = load_result(c, ctx.cache_dir)
+            if done[c] is None:
+                raise StoreError(0, f"run {c.key()} was trained by a worker but its file is missing in {ctx.cache_dir}"
+                                    "; is the cache folder shared with the workers?")
+            log.info("trained run %s (worker)", c.key())
+        todo = []
     while todo:
         with contextlib.ExitStack() as held:
             mine, others = [], []
@@ -325,11 +382,12 @@ def train_all(ctx: Context, configs: Iterable[RunConfig]) -> list[RunResult]:
 
 
 def build_model(result: RunResult, device: torch.device | str = "cpu") -> nn.Module:
-    """The trained run as an ``MLP`` or ``WeightTiedMLP`` in eval mode."""
+    """The trained run as its architecture's module (``MLP`` / ``WeightTiedMLP`` for the mlp) in eval mode."""
     c = result.config
-    classes = result.state_dict[f"layers.{c.depth - 1}.bias"].shape[0]
-    kw = dict(in_features=36 * 36, hidden=c.hidden, depth=c.depth, classes=classes, activation=c.activation)
-    model = WeightTiedMLP(image_group(c.group), pool=c.pool, **kw) if c.model == "WT" else MLP(**kw)
+    # every registered architecture ends with a Linear head, whose bias is the state dict's last entry
+    classes = next(reversed(result.state_dict.values())).shape[0]
+    group = image_group(c.group) if c.model == "WT" else None
+    model = build_network(c, group, classes=classes, in_features=36 * 36)
     model.load_state_dict(result.state_dict)
     return model.to(device).eval()
 

@@ -373,7 +373,7 @@ def scale_text(scale: dict[str, Any], device: str | None = None) -> str:
 
 def bridge_scales(b: dict[str, Any]) -> str:
     """The scale each bridge part ran at (parts may differ, see ``empirical.bridge.merge``)."""
-    from empirical.bridge import part_scales
+    from empirical.experiment import part_scales
 
     return "; ".join(f"{p}: {scale_text(sc, sc.get('device'))}" for p, sc in part_scales(b).items())
 

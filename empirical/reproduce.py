@@ -26,7 +26,8 @@ def _common(args: argparse.Namespace, out: str) -> list[str]:
     for flag in ("quick", "quiet", "debug"):
         if getattr(args, flag):
             out.append(f"--{flag}")
-    for flag in ("device", "seeds", "epochs", "data_dir", "cache_dir"):
+    out += ["--workers", str(args.workers), "--executor", args.executor]
+    for flag in ("device", "seeds", "epochs", "data_dir", "cache_dir", "stack"):
         if getattr(args, flag) is not None:
             out += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     return out

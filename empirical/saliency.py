@@ -59,7 +59,7 @@ def saliency_figure(ctx: Context, group: str = "R4", samples: int = 4) -> dict[s
 
 def figure_path(ctx: Context, group: str):
     """fig3_saliency.png for R4 (the paper's Figure 3), fig3_saliency_<G>.png for any other group."""
-    return ctx.out / ("fig3_saliency.png" if group == "R4" else f"fig3_saliency_{group}.png")
+    return ctx.out / (ctx.stem("fig3_saliency") + ("" if group == "R4" else f"_{group}") + ".png")
 
 
 @command
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"scale": vars(ctx.scale), "scale_tag": scale_tag(ctx.scale), "provenance": provenance(ctx.device),
            "figures": [{k: v for k, v in d.items() if k not in ("maps", "images", "scale", "scale_tag", "provenance")}
                        for d in figures]}
-    with merged_output(ctx.out / "fig3_saliency.json", doc, {"figures": lambda f: f["group"]}, ctx.cache_dir / "locks"):
+    with merged_output(ctx.out / f"{ctx.stem('fig3_saliency')}.json", doc, {"figures": lambda f: f["group"]}, ctx.cache_dir / "locks"):
         for data in figures:
             plot_saliency(data, figure_path(ctx, data["group"]))
     if not ctx.quiet:

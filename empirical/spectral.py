@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     from empirical.plots import plot_spectral
 
     keys = {"rows": lambda r: (r["group"], r["model"]), "tuning": lambda t: (t["group"], t["form"])}
-    with merged_output(ctx.out / "fig5_spectral.json", data, keys, ctx.cache_dir / "locks") as merged:
-        plot_spectral(merged, ctx.out / "fig5_spectral")
+    with merged_output(ctx.out / f"{ctx.stem('fig5_spectral')}.json", data, keys, ctx.cache_dir / "locks") as merged:
+        plot_spectral(merged, ctx.out / ctx.stem("fig5_spectral"))
     if not ctx.quiet:
         for r in data["rows"]:
             print(f"{r['group']} {r['model']:7s} nu={r['nu']:<8g} sigma_max(J) = {fmt(r['sigma_max_J'][0], 3)} ± "

@@ -1,4 +1,8 @@
-"""R independent MLPs held as stacked weight tensors, so one batched matmul trains them all.
+"""R independent MLPs held as stacked weight tensors, so one batched matmul trains them all: the MLP's fast path.
+
+Every registered architecture, the MLP included, also trains through the generic ``torch.func`` engine
+(``empirical.functional``); this hand-tuned path is kept for the MLP because the cached results were
+trained by it (bit for bit) and it is faster; the tests show both give the same training trajectory.
 
 Layer i of run r is ``weight[i][r]`` (in, out), the transpose of ``nn.Linear``'s layout, and
 ``bias[i][r]`` (out,): the forward is then x @ W with no transpose, and the weight gradient is

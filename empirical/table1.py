@@ -58,12 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     args, ctx = parse_context(parser, argv)
     table = table1(ctx, tuple(args.groups))
     keys = {"rows": lambda r: (r["group"], r["model"]), "tuning": lambda t: (t["group"], t["form"])}
-    with merged_output(ctx.out / "table1.json", table, keys, ctx.cache_dir / "locks") as merged:
+    with merged_output(ctx.out / f"{ctx.stem('table1')}.json", table, keys, ctx.cache_dir / "locks") as merged:
         md = to_markdown(merged)
-        write_text(md, ctx.out / "table1.md")
+        write_text(md, ctx.out / f"{ctx.stem('table1')}.md")
     if not ctx.quiet:
         print(md)
-    logging.getLogger("empirical").info("wrote %s and %s", ctx.out / "table1.json", ctx.out / "table1.md")
+    logging.getLogger("empirical").info("wrote %s and %s", ctx.out / f"{ctx.stem('table1')}.json", ctx.out / f"{ctx.stem('table1')}.md")
     return 0
 
 

@@ -9,6 +9,12 @@ Training follows Sec. 4.1: Adam, lr 8e-4, batch 512, 300 epochs, a group element
 sample per epoch (data augmentation), the final model chosen by best validation accuracy.
 IR adds ``nu * invariance error`` over the orbit of each augmented sample (Eq. 4), computed by
 ``empirical.invariance.invariance_from_logits``: the same function the metrics use.
+
+Two stacked engines with one interface (``init``, ``__call__``, ``unstack``, ``weights``): the
+hand-tuned MLP path (:class:`_Arch` over ``empirical.stacked``: one baddbmm per layer) and the
+generic ``torch.func`` path (``empirical.functional.FunctionalStack``) for every architecture of
+``empirical.architectures``. ``RunConfig.arch`` picks the architecture; ``train_stack(path=...)``
+the engine ("auto": the fast path where one exists).
 """
 
 from __future__ import annotations
@@ -27,19 +33,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from empirical.architectures import ARCHITECTURES, DEFAULT_ARCH, architecture, build, forward_macs
+from empirical.functional import FunctionalStack
 from empirical.invariance import INVARIANCE_FORMS, invariance_from_logits
+from empirical.models import Network
 from empirical.sensitivity import sigma_max
-from empirical.stacked import ACTIVATIONS, INITS, forward_macs, init_stack, layer_sizes, stacked_forward, unstack
+from empirical.stacked import ACTIVATIONS, INITS, init_stack, layer_sizes, stacked_forward, unstack
 from empirical.store import load_torch, quarantine, save_torch
 from theory.groups import Representation, cayley_table
 
 __all__ = [
     "RunConfig", "RunResult", "TrainData", "PROBE", "ENGINE", "train_stack", "save_result", "load_result",
-    "result_path", "provenance", "code_version", "training_macs", "group_stacks", "MODELS", "OPTIMIZERS",
+    "result_path", "provenance", "code_version", "training_macs", "group_stacks", "build_network", "MODELS",
+    "OPTIMIZERS", "PATHS",
 ]
 
 MODELS = ("WT", "DA", "IR")
 OPTIMIZERS = ("adam", "sgd")
+PATHS = ("auto", "fast", "functional")  # train_stack's engines: auto = the fast path where the architecture has one
+# RunConfig fields that size some architecture; an architecture that does not take one needs it at its default
+_SIZE_FIELDS = tuple(sorted({o for a in ARCHITECTURES.values() for o in a.options}))
 _SCHEMA = 1  # bump when a change to training alters the numbers a cached run would hold
 _CHECKPOINT_FORMAT = 2  # bump when the layout of a stack checkpoint changes (2: weights stored (R, in, out))
 # The engine's arithmetic: bump when a change makes a run's bits differ (results record it, and the report
@@ -66,6 +79,7 @@ class RunConfig:
     n_val: int = 2_000
     n_test: int = 50_000
     data_seed: int = 0
+    arch: str = DEFAULT_ARCH  # the network (empirical.architectures); hidden and depth size the mlp
     hidden: int = 128
     depth: int = 5
     pool: str = "max"
@@ -89,6 +103,15 @@ class RunConfig:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        entry = architecture(self.arch)
+        for name in _SIZE_FIELDS:
+            default = type(self).__dataclass_fields__[name].default
+            if name not in entry.options and getattr(self, name) != default:
+                raise ValueError(f"arch={self.arch!r} takes no {name}; leave it at its default {default} "
+                                 f"(it sizes another architecture)")
+        if self.init != "torch" and not entry.fast:
+            raise ValueError(f"init={self.init!r} (the theory's linear-layer schemes) exists for the mlp only; "
+                             f"use init='torch' with arch={self.arch!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.ce < 0 or (self.ce == 0 and self.model != "IR"):
@@ -210,17 +233,61 @@ def load_result(config: RunConfig, cache_dir: Path) -> RunResult | None:
 
 @dataclass(frozen=True)
 class _Arch:
-    """What a stack's forward pass needs besides its parameters."""
+    """The hand-tuned MLP engine (``empirical.stacked``): parameters [W_1, b_1, ...] with W_i (R, in, out)."""
 
     model: str
     order: int
     pool: str
     activation: str
+    sizes: tuple[tuple[int, int], ...] = ()  # (in, out) of each linear layer
+    init_scheme: str = "torch"
+    path = "fast"
+
+    def init(self, seeds: list[int], device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+             ) -> list[Tensor]:
+        """Stacked parameters, run r initialized from ``seeds[r]`` alone (``empirical.stacked.init_stack``)."""
+        return [p.to(dtype) for p in init_stack(seeds, list(self.sizes), device, self.init_scheme)]
 
     def __call__(self, params: list[Tensor], rows: Tensor) -> Tensor:
         """Logits (R, B, K) from rows (R, B, d), or from orbit-major rows (R, |G| * B, d) for WT."""
         tied = self.order if self.model == "WT" else 0
         return stacked_forward(params, rows, pool_orbit=tied, pool=self.pool, activation=self.activation)
+
+    def unstack(self, params: list[Tensor], r: int) -> dict[str, Tensor]:
+        """Run r's parameters as an ``MLP`` state dict."""
+        return unstack(params, r)
+
+    def weights(self, params: list[Tensor]) -> list[Tensor]:
+        """Each layer's stacked weight (R, in, out) (sigma_max is the same for the transpose)."""
+        return params[0::2]
+
+
+def _engine(c: RunConfig, rep: Representation, d: int, classes: int, device: torch.device, dtype: torch.dtype,
+            path: str = "auto") -> _Arch | FunctionalStack:
+    """The stacked engine of c's stack: the fast MLP path ('fast', or 'auto' for the mlp) or the torch.func one."""
+    if path not in PATHS:
+        raise ValueError(f"unknown path {path!r}; choose one of {', '.join(PATHS)}")
+    entry = architecture(c.arch)
+    if path == "fast" and not entry.fast:
+        raise ValueError(f"arch={c.arch!r} has no hand-tuned path; use path='auto' or 'functional'")
+    if path == "functional" and c.init != "torch":
+        raise ValueError(f"the functional path draws each module's default init; init={c.init!r} needs path='fast'")
+    if entry.fast and path != "functional":
+        return _Arch(c.model, rep.order, c.pool, c.activation, tuple(layer_sizes(d, c.hidden, c.depth, classes)),
+                     c.init)
+    options = {name: getattr(c, name) for name in entry.options}
+    return FunctionalStack(c.arch, c.model, rep, pool=c.pool, activation=c.activation, in_features=d,
+                           classes=classes, device=device, dtype=dtype, **options)
+
+
+def build_network(c: RunConfig, group: Representation | None, classes: int = 9, in_features: int = 1296,
+                  seed: int | None = None) -> Network:
+    """The module of run config c: its architecture and sizes, WT on ``group`` when c.model is 'WT'."""
+    if c.model == "WT" and group is None:
+        raise ValueError("a WT run's module needs its group; pass image_group(config.group)")
+    options = {name: getattr(c, name) for name in architecture(c.arch).options}
+    return build(c.arch, group=group if c.model == "WT" else None, pool=c.pool, seed=seed, in_features=in_features,
+                 classes=classes, activation=c.activation, **options)
 
 
 def _cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
@@ -242,7 +309,7 @@ def _gather(data: TrainData, g: Tensor, idx: Tensor, buf: Tensor | None = None) 
     return rows.view(*torch.broadcast_shapes(g.shape, idx.shape), d)
 
 
-def _step_loss(params, data: TrainData, idx: Tensor, g: Tensor, arch: _Arch, coef: Tensor, forms: list[str],
+def _step_loss(params, data: TrainData, idx: Tensor, g: Tensor, arch, coef: Tensor, forms: list[str],
                table: Tensor, buf: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Per-run cross-entropy and weighted invariance penalty, each (R,), on batch idx (R, B) augmented by g (R, B)."""
     y = data.train_y[idx]
@@ -263,7 +330,7 @@ def _step_loss(params, data: TrainData, idx: Tensor, g: Tensor, arch: _Arch, coe
 
 
 @torch.no_grad()
-def _val_accuracy(params, data: TrainData, arch: _Arch, chunk: int = 1024) -> Tensor:
+def _val_accuracy(params, data: TrainData, arch, chunk: int = 1024) -> Tensor:
     """Validation accuracy (R,) on the validation samples transformed by their own g."""
     r = params[0].shape[0]
     correct = torch.zeros(r, device=params[0].device)
@@ -279,9 +346,9 @@ def _val_accuracy(params, data: TrainData, arch: _Arch, chunk: int = 1024) -> Te
 PROBE = 64  # validation samples on which sigma_max(J) is tracked during training
 
 
-def _probe(params, data: TrainData, arch: _Arch, perms: Tensor) -> tuple[Tensor, Tensor]:
+def _probe(params, data: TrainData, arch, perms: Tensor) -> tuple[Tensor, Tensor]:
     """sigma_max of each layer's weight, (R, L), and mean sigma_max of the input Jacobian on the probe set, (R,)."""
-    layers = torch.stack([sigma_max(w.detach()) for w in params[0::2]], dim=1)
+    layers = torch.stack([sigma_max(w.detach()) for w in arch.weights(params)], dim=1)
     r = params[0].shape[0]
     x = data.val_inputs(slice(0, PROBE)).unsqueeze(0).expand(r, -1, -1).clone().requires_grad_(True)
     with torch.enable_grad():
@@ -293,12 +360,16 @@ def _probe(params, data: TrainData, arch: _Arch, perms: Tensor) -> tuple[Tensor,
 
 
 def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, *, progress=None,
-                checkpoint: Path | None = None, checkpoint_seconds: float = 120.0) -> list[RunResult]:
+                checkpoint: Path | None = None, checkpoint_seconds: float = 120.0, path: str = "auto"
+                ) -> list[RunResult]:
     """Train runs sharing one stack key together; returns each run's best-validation model.
 
     ``progress`` is called as progress(epochs_done) after each epoch (e.g. a tqdm update);
     with ``checkpoint`` the stack's full state is saved there atomically every
     ``checkpoint_seconds`` and training resumes from it when the same stack is started again.
+    ``path`` picks the engine (:data:`PATHS`): 'auto' is the hand-tuned MLP path for the mlp (the
+    cached results' arithmetic) and the ``torch.func`` path for any other architecture; 'functional'
+    forces the generic path. Parameters take the dtype of ``data`` (float32 in the experiments).
     """
     if len({c.stack_key() for c in configs}) != 1:
         raise ValueError("train_stack needs configs that differ only in seed, form, nu and ce")
@@ -310,12 +381,13 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
     if order != rep.order or d != rep.dim:
         raise ValueError(f"data orbit {tuple(data.train_orbit.shape)} does not match group {rep.name} "
                          f"(|G|={rep.order}, d={rep.dim})")
-    sizes = layer_sizes(d, c0.hidden, c0.depth, int(data.train_y.max()) + 1)
+    dtype = data.train_orbit.dtype
+    arch = _engine(c0, rep, d, int(data.train_y.max()) + 1, device, dtype, path)
     forms = sorted({c.form for c in configs if c.form})
     coef = torch.tensor([[c.nu if c.form == f else 0.0 for f in forms] for c in configs], device=device)
     table = torch.as_tensor(cayley_table(rep), device=device)
-    arch = _Arch(c0.model, order, c0.pool, c0.activation)
-    params = [p.requires_grad_() for p in init_stack([c.seed for c in configs], sizes, device, c0.init)]
+    seeds = [c.seed for c in configs]
+    params = [p.requires_grad_() for p in arch.init(seeds, device, dtype)]
     if c0.optimizer == "adam":
         opt = torch.optim.Adam(params, lr=c0.lr, fused=True)  # one kernel for all tensors: ~100x less overhead on CPU
     else:
@@ -331,7 +403,9 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
     state = None if checkpoint is None else load_torch(checkpoint, map_location=device)
     if state is not None:  # a corrupt checkpoint was moved aside (None): the stack starts from scratch
         # a checkpoint of another stack, or written by an engine with another parameter layout, is ignored
-        if state.get("format") == _CHECKPOINT_FORMAT and state["keys"] == [c.key() for c in configs]:
+        # (the fast path's layout is (R, in, out), the functional path's the module's own: the path must match)
+        if (state.get("format") == _CHECKPOINT_FORMAT and state["keys"] == [c.key() for c in configs]
+                and state.get("path", "fast") == arch.path):
             with torch.no_grad():
                 for p, q in zip(params, state["params"]):
                     p.copy_(q)
@@ -346,7 +420,7 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
                 progress(start_epoch)
     t0, last_save = time.perf_counter(), time.perf_counter()
     bs = c0.batch_size
-    buf = torch.empty(len(configs) * min(bs, n) * (1 if c0.model == "DA" else order), d, device=device)
+    buf = torch.empty(len(configs) * min(bs, n) * (1 if c0.model == "DA" else order), d, device=device, dtype=dtype)
     for epoch in range(start_epoch, c0.epochs):
         perms = torch.stack([torch.randperm(n, generator=gen) for gen in gens]).to(device)
         elems = torch.stack([torch.randint(order, (n,), generator=gen) for gen in gens]).to(device)
@@ -382,7 +456,7 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
         history["probe_sigma_max_J"].append(probe_j.tolist())
         now = time.perf_counter()
         if checkpoint is not None and now - last_save > checkpoint_seconds and epoch + 1 < c0.epochs:
-            save_torch({"format": _CHECKPOINT_FORMAT, "keys": [c.key() for c in configs],
+            save_torch({"format": _CHECKPOINT_FORMAT, "keys": [c.key() for c in configs], "path": arch.path,
                         "params": [p.detach() for p in params], "best": best,
                         "opt": opt.state_dict(), "gens": [g.get_state() for g in gens], "best_acc": best_acc,
                         "best_epoch": best_epoch, "history": history, "epoch": epoch + 1,
@@ -391,25 +465,25 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
         if progress:
             progress(1)
     seconds = elapsed + time.perf_counter() - t0
-    prov = provenance(device, [c.key() for c in configs])
+    prov = {**provenance(device, [c.key() for c in configs]), "path": arch.path}
     results = []
     for r, c in enumerate(configs):
         results.append(RunResult(
-            config=c, state_dict=unstack(best, r), best_epoch=best_epoch[r], best_val_acc=float(best_acc[r]),
+            config=c, state_dict=arch.unstack(best, r), best_epoch=best_epoch[r], best_val_acc=float(best_acc[r]),
             history={k: [row[r] for row in v] for k, v in history.items()}, seconds=seconds / len(configs),
             failed=failed[r], provenance=prov))
     return results
 
 
 def training_macs(config: RunConfig, order: int, d: int = 1296, classes: int = 9) -> int:
-    """Forward multiply-adds per epoch of one run (3x this approximates forward + backward)."""
-    sizes = layer_sizes(d, config.hidden, config.depth, classes)
-    if config.model == "DA":
-        per = forward_macs(sizes)
-    elif config.model == "WT":
-        per = forward_macs(sizes, order, tied_first=True)
-    else:
-        per = order * forward_macs(sizes)
+    """Forward multiply-adds per epoch of one run (3x this approximates forward + backward).
+
+    Per sample: the network once (DA), its first layer |G| times and the rest once (WT), the whole
+    network |G| times (IR, the orbit of Eq. 4); counted by ``empirical.architectures.forward_macs``.
+    """
+    net = build_network(replace(config, model="DA", form="", nu=0.0, ce=1.0), None, classes, d, seed=0)
+    whole, first = forward_macs(net), forward_macs(net, first=True)
+    per = {"DA": whole, "WT": whole + (order - 1) * first, "IR": order * whole}[config.model]
     return per * config.n_train
 
 

@@ -251,10 +251,10 @@ def test_si_takes_a_group_name_and_checks_group_and_shape_first():
         raise AssertionError("the model must not run on a bad group or shape")
 
     with pytest.raises(TypeError, match=r"group must be a theory.groups.Representation or one of the names "
-                                        r"'R4', 'T3'; got int"):
+                                        r"'R4', 'T3', 'D4', 'F2'; got int"):
         at.saliency_invariance(never, x, 4)
-    with pytest.raises(ValueError, match="R4, T3"):
-        at.saliency_invariance(never, x, "D4")
+    with pytest.raises(ValueError, match="R4, T3, D4, F2"):
+        at.saliency_invariance(never, x, "Q8")
     with pytest.raises(ValueError, match=r"got x of shape \(2, 1, 28, 28\)"):
         at.saliency_invariance(never, torch.zeros(2, 1, 28, 28), "R4")
     with pytest.raises(ValueError, match=r"\(N, 36\), \(N, 6, 6\)"):

@@ -17,12 +17,12 @@ from hypothesis.extra import numpy as hnp
 
 from empirical import bridge
 from empirical.experiment import add_arguments, context_from_args
-from empirical.bridge_deep import run_checks
-from empirical.bridge_layers import decay_timing
-from empirical.spectral import variants
-from empirical.bridge_linear import epoch_grid, flow_lr, flow_path, flow_time_per_epoch, linear_metrics
-from empirical.bridge_sigma import difference_subspace, orbit_covariance, symmetrize
-from empirical.bridge_subspace import split_sensitivity
+from empirical.bridge.deep import run_checks
+from empirical.bridge.layers import decay_timing
+from empirical.grid import variants
+from empirical.bridge.linear import epoch_grid, flow_lr, flow_path, flow_time_per_epoch, linear_metrics
+from empirical.bridge.sigma import difference_subspace, orbit_covariance, symmetrize
+from empirical.bridge.subspace import split_sensitivity
 from empirical.training import RunConfig, RunResult
 from tests.strategies import matrices, orthogonal_representations, representations, vectors
 from theory import deep_linear as dl
@@ -102,6 +102,21 @@ def test_data_are_orthogonal_to_the_kernel_beyond_fix(case):
     rep, x = case
     pi = np.eye(rep.dim) - difference_subspace(x, rep).projector()
     assert np.abs(x @ (pi - groups.reynolds(rep))).max() <= 1e-9 * max(1.0, np.abs(x).max())
+
+
+def test_difference_subspace_falls_back_when_gesdd_does_not_converge(monkeypatch):
+    # OpenBLAS's divide-and-conquer SVD can fail to converge (T3's quick data on 2 threads): same S from gesvd
+    rep = groups.cyclic_shift(6)
+    x = np.random.default_rng(3).standard_normal((4, 6))
+    ref = difference_subspace(x, rep)
+
+    def fails(*args, **kwargs):
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(np.linalg, "svd", fails)
+    got = difference_subspace(x, rep)
+    assert got.rank == ref.rank and np.allclose(got.projector(), ref.projector(), atol=1e-12)
+    assert np.allclose(got.singular_values, ref.singular_values, rtol=1e-12)
 
 
 def test_structural_kernel_counts_dead_pixel_orbits():
@@ -353,6 +368,32 @@ def test_merge_keeps_the_parts_not_rerun_with_their_scales():
     assert again["part_scales"]["layers"] == {**short, "device": "cpu"} and again["scale"] == short
     assert bridge.merge({**old, "groups": ["T3"]}, new) == new  # other groups: nothing to keep
     assert bridge.merge(None, new) == new
+
+
+def _context(tmp_path, *options):
+    return context_from_args(add_arguments(argparse.ArgumentParser()).parse_args(
+        [*options, "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]))
+
+
+def test_quick_parts_run_one_seed_and_the_full_scale_is_untouched(tmp_path):
+    quick = _context(tmp_path, "--quick")
+    parts = bridge.part_contexts(quick)
+    assert set(parts) == set(bridge.PARTS)
+    for c in parts.values():  # one seed; everything else (n_train: Sigma and S are shared) as the command's scale
+        assert c.scale.seeds == 1 and {**vars(c.scale), "seeds": quick.scale.seeds} == vars(quick.scale)
+        assert (c.device, c.cache_dir, c.out, c.stack) == (quick.device, quick.cache_dir, quick.out, quick.stack)
+    kept = bridge.part_contexts(_context(tmp_path, "--quick", "--seeds", "3"), keep=("seeds",))
+    assert all(c.scale.seeds == 3 for c in kept.values())  # an option given on the command line wins
+    full = _context(tmp_path)
+    assert all(c is full for c in bridge.part_contexts(full).values())
+    custom = _context(tmp_path, "--epochs", "7")
+    assert all(c is custom for c in bridge.part_contexts(custom).values())
+
+
+def test_the_package_runs_as_a_module():
+    import importlib
+
+    assert importlib.import_module("empirical.bridge.__main__").main is bridge.main
 
 
 def test_help(capsys):

@@ -208,10 +208,10 @@ def test_bad_groups_and_shapes_raise_before_the_model_runs():
     x = torch.zeros(2, 1, 36, 36)
     for metric in (*METRICS, inv.orbit_logits):
         with pytest.raises(TypeError, match=r"group must be a theory.groups.Representation or one of the names "
-                                            r"'R4', 'T3'; got int"):
+                                            r"'R4', 'T3', 'D4', 'F2'; got int"):
             metric(model, x, 4)
-        with pytest.raises(ValueError, match="R4, T3"):
-            metric(model, x, "D4")
+        with pytest.raises(ValueError, match="R4, T3, D4, F2"):
+            metric(model, x, "Q8")
         with pytest.raises(ValueError, match=r"got x of shape \(2, 28, 28\).*\(N, 1296\), \(N, 36, 36\) or "
                                              r"\(N, C, 36, 36\)"):
             metric(model, torch.zeros(2, 28, 28), "R4")

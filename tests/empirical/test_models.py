@@ -1,4 +1,4 @@
-"""The MLP and the weight-tied MLP of Sec. 4.1: sizes, keys, input shapes, exact invariance, pooling."""
+"""The MLP and the weight-tied MLP of Sec. 4.1: sizes, keys, shapes, exact invariance, pooling, the Network split."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from empirical.image_groups import act, image_group, orbit
-from empirical.models import MLP, WeightTiedMLP, parameter_count
+from empirical.models import MLP, Network, WeightTiedMLP, parameter_count
 from theory import groups
 
 SMALL = dict(in_features=36, hidden=16, depth=3, classes=5)  # 6x6 images keep the property tests fast
@@ -129,3 +129,19 @@ def test_models_run_under_vmap_over_stacked_parameters():
     out = torch.func.vmap(lambda p: torch.func.functional_call(models[0], p, (x,)))(params)
     for r, m in enumerate(models):
         torch.testing.assert_close(out[r], m(x), rtol=1e-5, atol=1e-6)
+
+
+def test_the_mlp_is_a_network_split_into_first_layer_and_rest():
+    """f = rest o first; WeightTiedMLP is the MLP built with a group (Network's WT), same keys and numbers."""
+    rep = image_group("T3")
+    x = torch.randn(6, 1296, generator=torch.Generator().manual_seed(3))
+    plain = MLP(seed=2)
+    assert isinstance(plain, Network) and plain.group is None
+    torch.testing.assert_close(plain(x), plain.rest(plain.first(x)), rtol=0, atol=0)
+    tied, built = WeightTiedMLP(rep, seed=2), MLP(seed=2, group=rep)
+    assert list(tied.state_dict()) == list(plain.state_dict())
+    torch.testing.assert_close(tied(x), built(x), rtol=0, atol=0)
+    # Network's generic WT (first on the given orbit) against the MLP's permuted-weight shortcut
+    torch.testing.assert_close(tied(orbit(rep, x), given_orbit=True), tied(x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="with a group"):
+        plain(orbit(rep, x), given_orbit=True)

@@ -3,7 +3,7 @@
 import json
 
 from empirical import report
-from empirical.table1 import PAPER
+from empirical.tables import PAPER
 
 
 def row(group, model, acc, li, di, si, sigma=1.0, nu=0.0):

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
 
 from empirical.plots import save_figure  # noqa: E402
 
@@ -145,16 +146,11 @@ def plot_subspace(data: dict[str, Any], path: Path) -> Path:
     return out
 
 
-def plot_all(result: dict[str, Any], out_dir: Path) -> list[Path]:
+def plot_all(result: dict[str, Any], out_dir: Path, quiet: bool = True) -> list[Path]:
     """Every bridge figure whose part is in ``result``; returns the paths written."""
     out_dir = Path(out_dir)
-    paths = []
-    if result.get("linear"):
-        paths.append(plot_linear(result["linear"], out_dir / "bridge_linear.png"))
-    if result.get("deep_linear"):
-        paths.append(plot_deep_linear(result["deep_linear"], out_dir / "bridge_deep_linear.png"))
-    if result.get("layers"):
-        paths.append(plot_layers(result["layers"], out_dir / "bridge_layers.png"))
-    if result.get("subspace"):
-        paths.append(plot_subspace(result["subspace"], out_dir / "bridge_subspace.png"))
-    return paths
+    figures = [(plot, result[key], out_dir / f"bridge_{key}.png")
+               for key, plot in (("linear", plot_linear), ("deep_linear", plot_deep_linear), ("layers", plot_layers),
+                                 ("subspace", plot_subspace)) if result.get(key)]
+    return [plot(data, path) for plot, data, path in tqdm(figures, desc="figures", unit="figure", disable=quiet,
+                                                          dynamic_ncols=True)]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 
 from empirical.experiment import Context, dataset_for
 from theory import groups
@@ -120,7 +121,12 @@ def difference_subspace(x: np.ndarray, rep: Representation, rtol: float | None =
         rtol = max(max(diffs.shape), 1) * np.finfo(np.float64).eps
     if diffs.size:
         r_factor = np.linalg.qr(diffs, mode="r") if diffs.shape[0] > diffs.shape[1] else diffs
-        _, s, vt = np.linalg.svd(r_factor, full_matrices=False)
+        try:
+            _, s, vt = np.linalg.svd(r_factor, full_matrices=False)
+        except np.linalg.LinAlgError:
+            # LAPACK's divide and conquer (gesdd) can fail to converge, e.g. OpenBLAS 0.3.31 on 2 threads for
+            # T3's quick difference matrix; the QR-iteration driver converges on it, and only then is it used
+            _, s, vt = scipy.linalg.svd(r_factor, full_matrices=False, lapack_driver="gesvd")
     else:
         s, vt = np.zeros(0), np.zeros((0, 0))
     scale = s.max(initial=0.0)

@@ -2,7 +2,7 @@
 
 The paper explains the spectral decay as IR "reducing the sensitivity to any input perturbation" (Sec. 3.3,
 4.4). Split the input space into S = span{x - gx : x in the training data, g in G}
-(``bridge_linear.difference_subspace``) and its orthogonal complement S^perp (= ker Sigma, holding the
+(``empirical.bridge.sigma.difference_subspace``) and its orthogonal complement S^perp (= ker Sigma, holding the
 fixed subspace and every pixel orbit the data never vary on). For test samples x (each transformed by its
 own g, as in Table 1) we measure sigma_max(J(x) P_S) = sigma_max(J(x) B_S) and sigma_max(J(x) P_perp) =
 sigma_max(J(x) B_perp) (B orthonormal bases), their means over samples, and the share of ||J||_F^2 in S,
@@ -17,13 +17,13 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from empirical import table1
-from empirical.bridge_sigma import Subspace, difference_subspace
+from empirical.bridge.sigma import Subspace, difference_subspace
 from empirical.experiment import Context, build_model, cached_evaluation, dataset_for, mean_std, train_all
+from empirical.grid import model_configs
 from empirical.sensitivity import input_jacobian
 from empirical.training import RunResult
-from empirical.tuning import tune_nu
 from theory import groups
 
 __all__ = ["METRICS", "split_sensitivity", "subspace_evaluate", "subspace_bridge"]
@@ -74,19 +74,24 @@ def subspace_evaluate(ctx: Context, result: RunResult, sub: Subspace) -> dict[st
 
 def subspace_bridge(ctx: Context, group: str, sub: Subspace | None = None) -> dict[str, Any]:
     """Part 4 for one group: sigma_max(J P_S) and sigma_max(J P_perp) for WT, DA and IR (Table 1 runs)."""
-    nu = tune_nu(ctx, group, "LI")["chosen_nu"]
-    cfgs = table1.model_configs(ctx, group, nu)
+    cfgs, _ = model_configs(ctx, group)  # IR (LI) at the tuned nu, as in python -m empirical.table1
     results = train_all(ctx, [c for runs in cfgs.values() for c in runs])
     by_key = {r.config.key(): r for r in results}
     if sub is None:
         ds = dataset_for(ctx, cfgs["DA"][0])
         sub = difference_subspace(ds.train.images.flatten(1).double().numpy(), ds.group)
     rows = {}
+    bar = tqdm(total=sum(len(runs) for runs in cfgs.values()), desc=f"subspace {group}: J split", unit="run",
+               disable=ctx.quiet, dynamic_ncols=True)
     for model, runs in cfgs.items():
-        evals = [subspace_evaluate(ctx, by_key[c.key()], sub) for c in runs]
+        evals = []
+        for c in runs:
+            evals.append(subspace_evaluate(ctx, by_key[c.key()], sub))
+            bar.update()
         rows[model] = {"nu": runs[0].nu, **{k: list(mean_std(e[k] for e in evals))
                                             for k in METRICS},
                        "per_seed": [{k: e[k] for k in METRICS} for e in evals]}
+    bar.close()
     keys = ("S", "perp", "fix", "J")
     ratios = {f"{m}/DA": {k: rows[m][k][0] / rows["DA"][k][0] for k in keys} for m in ("IR", "WT")}
     paired = {f"{m}/DA": {k: list(mean_std(a[k] / b[k] for a, b in zip(rows[m]["per_seed"], rows["DA"]["per_seed"])))

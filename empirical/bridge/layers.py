@@ -1,7 +1,7 @@
 """Theory meets data, part 3: when, and in which layers, the spectral decay of the ReLU MLPs happens (Sec. 4.4).
 
-Reuses the Figure 5 runs (``empirical.spectral``: DA and IR with each tuned form) and reads the
-engine's per-epoch probes: sigma_max of each layer's weight matrix and the mean sigma_max of the input
+Reuses the Figure 5 runs (``empirical.grid.variants``, as ``python -m empirical.spectral``: DA and IR with each
+tuned form) and their cached test evaluations, and reads the engine's per-epoch probes: sigma_max of each layer's weight matrix and the mean sigma_max of the input
 Jacobian on the 64 probe samples. All curves are means over seeds. Per IR form against DA:
 ``cross_epoch``, the first epoch from which IR's sigma_max(J) stays below DA's to the end; ``peak_epoch``
 and ``half_decay_epoch`` (first epoch after the peak at which IR's sigma_max(J) has fallen half way from
@@ -17,12 +17,16 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from empirical import spectral
-from empirical.experiment import Context, train_all
+from empirical.experiment import Context, evaluate, mean_std, train_all
+from empirical.grid import variants
 from empirical.invariance import INVARIANCE_FORMS
+from empirical.training import RunConfig, RunResult
 
-__all__ = ["MIN_LOG_RATIO", "decay_timing", "layers_bridge"]
+__all__ = ["MIN_LOG_RATIO", "FIG5_METRICS", "decay_timing", "figure5_rows", "layers_bridge"]
+
+FIG5_METRICS = ("sigma_max_J", "acc", "SI", "LI", "DI", "NLI")
 
 MIN_LOG_RATIO = (0.01, 0.05)  # |log| below which the layer shares (of the bound) and the explained part (of J) are None
 
@@ -43,17 +47,42 @@ def decay_timing(ir: np.ndarray, da: np.ndarray) -> dict[str, Any]:
             "final_over_peak": float(ir[-1] / ir[peak]), "da_peak_epoch": int(np.argmax(da) + 1)}
 
 
+def figure5_rows(ctx: Context, group: str, configs: dict[str, list[RunConfig]], by_key: dict[str, RunResult],
+                 ) -> list[dict[str, Any]]:
+    """Figure 5's rows of one group: sigma_max(J), accuracy, SI, LI, DI and NLI, mean and std over seeds."""
+    # the rows python -m empirical.spectral writes, from the same evaluate calls: one cached evaluation per run
+    rows = []
+    n_runs = sum(len(runs) for runs in configs.values())
+    with tqdm(total=n_runs, desc=f"layers {group}: test metrics", unit="run", disable=ctx.quiet,
+              dynamic_ncols=True) as bar:
+        for label, runs in configs.items():
+            ok = [by_key[c.key()] for c in runs if not by_key[c.key()].failed]
+            evals = []
+            for r in ok:
+                evals.append(evaluate(ctx, r))
+                bar.update()
+            bar.update(len(runs) - len(ok))
+            row = {"group": group, "model": label, "nu": runs[0].nu, "seeds": len(ok),
+                   "failed": [{"seed": c.seed, "reason": by_key[c.key()].failed} for c in runs
+                              if by_key[c.key()].failed]}
+            for m in FIG5_METRICS:
+                row[m] = list(mean_std(e[m] for e in evals)) if evals else [float("nan")] * 2
+            row["per_seed_sigma_max_J"] = [e["sigma_max_J"] for e in evals]
+            rows.append(row)
+    return rows
+
+
 def layers_bridge(ctx: Context, groups: tuple[str, ...], forms: tuple[str, ...] = INVARIANCE_FORMS,
                   ) -> dict[str, Any]:
     """Part 3: the Figure 5 runs' per-epoch layer sigma_max and sigma_max(J), DA vs each IR form, per group."""
-    fig5 = spectral.spectral(ctx, groups, forms)  # trains (or loads) exactly the Figure 5 runs and their metrics
-    out: dict[str, Any] = {"fig5_rows": fig5["rows"], "groups": {}}
+    out: dict[str, Any] = {"fig5_rows": [], "groups": {}}
     for group in groups:
-        variants, _ = spectral.variants(ctx, group, forms)  # the tunings are cached: no retraining
-        results = train_all(ctx, [c for runs in variants.values() for c in runs])  # all cached by now
+        configs, _ = variants(ctx, group, forms)  # tunes nu per form (cached, shared with empirical.spectral)
+        results = train_all(ctx, [c for runs in configs.values() for c in runs])
         by_key = {r.config.key(): r for r in results}
+        out["fig5_rows"] += figure5_rows(ctx, group, configs, by_key)
         curves = {}
-        for label, runs in variants.items():
+        for label, runs in configs.items():
             hist = [by_key[c.key()].history for c in runs]
             curves[label] = {
                 "nu": runs[0].nu,

@@ -28,8 +28,9 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from empirical.bridge_sigma import FlowData, orbit_covariance
+from empirical.bridge.sigma import FlowData, orbit_covariance
 from empirical.experiment import Context, dataset_for, evaluate, train_all
 from empirical.stacked import init_stack, layer_sizes, unstack
 from empirical.training import RunConfig, RunResult
@@ -150,12 +151,17 @@ def linear_bridge(ctx: Context, fd: FlowData, nu_grid: tuple[float, ...] | None 
     seeds = range(ctx.scale.seeds)
     group, rep, x, sigma_d, sigma_t, sub = fd.group, fd.rep, fd.x, fd.sigma, fd.sigma_train, fd.subspace
     ds = dataset_for(ctx, ctx.config(group=group))
+    # the float64 analysis before training: projectors, the spectrum of Sigma_train on S, the kernel's checks
+    bar = tqdm(total=3, desc=f"linear {group}: projectors, spectrum", unit="step", disable=ctx.quiet,
+               dynamic_ncols=True)
     pi = np.eye(rep.dim) - sub.projector()
     pg = groups.reynolds(rep)
     frozen = sub.frozen_projector(pg)
     basis = sub.basis
+    bar.update()
     lam = np.linalg.eigvalsh(basis.T @ sigma_t @ basis) if sub.rank else np.ones(1)
     lam_max, lam_min = float(lam[-1]), float(lam[0])
+    bar.update()
     targets = {"W0PG": pg, "W0Pi": pi}
     out: dict[str, Any] = {
         "group": group, "n_train": len(x), "subspace": sub.summary(),
@@ -165,6 +171,8 @@ def linear_bridge(ctx: Context, fd: FlowData, nu_grid: tuple[float, ...] | None 
         "projector_gap_Pi_vs_PG": float(np.linalg.norm(pi - pg, 2)),
         "data_on_Pi_minus_PG_rel": float(np.linalg.norm(x @ (pi - pg)) / np.linalg.norm(x)),  # theory: 0
     }
+    bar.update()
+    bar.close()
     # Pure-LI SGD runs: the trajectory at a log grid of epochs, one run per epoch count (same seed = same path).
     lr = flow_lr(1.0 / lam_max, len(x), rep.order)
     flow_cfg = dict(group=group, depth=1, model="IR", form="LI", nu=1.0, ce=0.0, optimizer="sgd", select="last",
@@ -178,16 +186,22 @@ def linear_bridge(ctx: Context, fd: FlowData, nu_grid: tuple[float, ...] | None 
     configs = {**runs, **sweep}  # tagged keys: nu = 1.0 must not collide with epochs = 1
     trained = {r.config: r for r in train_all(ctx, list(configs.values()))}
     results = {k: trained[c] for k, c in configs.items()}
+    # the float64 analysis after training: closed-form paths, then one step per trained run
+    bar = tqdm(total=3 + len(seeds) + len(configs), desc=f"linear {group}: closed form, metrics", unit="step",
+               disable=ctx.quiet, dynamic_ncols=True)
     dt = flow_time_per_epoch(runs[("flow", grid[0], 0)], rep.order)
     w0s = {s: initial_layers(runs[("flow", grid[0], s)])[0] for s in seeds}
     taus = np.concatenate([[0.0], np.geomspace(1e-3, 1e2 * lam_max / lam_min, n_times - 1)])
     path = flow_path(w0s[0], sigma_t, taus / lam_max, targets, basis)
+    bar.update()
     path_d = flow_path(w0s[0], sigma_d, taus / lam_max, targets, basis)
+    bar.update()
     out["closed_form"] = {"tau": taus.tolist(), **{k: v.tolist() for k, v in path.items()},
                           "theory_sigma": {k: v.tolist() for k, v in path_d.items()}}
     limit = w0s[0] @ pi
     test_x = ds.test.images[:TEST_CAP].flatten(1).double().numpy()
     sigma_test = orbit_covariance(test_x, rep)
+    bar.update()
     out["limit"] = {  # what the flow converges to, and whether it is invariant
         "W0Pi_train_LI_rel": logit_invariance(limit, sigma_d) / logit_invariance(w0s[0], sigma_d),
         "W0Pi_test_LI_rel": logit_invariance(limit, sigma_test) / logit_invariance(w0s[0], sigma_test),
@@ -196,7 +210,10 @@ def linear_bridge(ctx: Context, fd: FlowData, nu_grid: tuple[float, ...] | None 
         "dist_W0Pi_to_W0PG_rel": float(np.linalg.norm(limit - w0s[0] @ pg) / np.linalg.norm(w0s[0])),
     }
     all_epochs = np.arange(1, ctx.scale.epochs + 1)
-    predicted = {s: flow_path(w0s[s], sigma_t, all_epochs * dt, targets, basis) for s in seeds}
+    predicted = {}
+    for s in seeds:
+        predicted[s] = flow_path(w0s[s], sigma_t, all_epochs * dt, targets, basis)
+        bar.update()
     training = []
     for e in grid:
         rows = []
@@ -208,6 +225,7 @@ def linear_bridge(ctx: Context, fd: FlowData, nu_grid: tuple[float, ...] | None 
                          "closed_dist_W0Pi": float(pred["dist_W0Pi"][e - 1]),
                          "kernel_drift": float(np.linalg.norm((w - w0) @ pi) / np.linalg.norm(w0 @ pi)),
                          "sigma_max": float(np.linalg.norm(w, 2)), "closed_sigma_max": float(pred["sigma_max"][e - 1])})
+            bar.update()
         training.append({"epochs": e, "t": e * dt, "tau": e * dt * lam_max, **_mean_std(rows)})
     hist = np.array([results[("flow", grid[-1], s)].history["layer_sigma_max"] for s in seeds])[..., 0]  # (seeds, E)
     closed = np.array([predicted[s]["sigma_max"] for s in seeds])
@@ -218,10 +236,14 @@ def linear_bridge(ctx: Context, fd: FlowData, nu_grid: tuple[float, ...] | None 
     sweep_rows = []
     for nu in nus:
         for sel in SELECTS:
-            res = [results[("nu", nu, sel, s)] for s in seeds]
-            rows = [{**linear_metrics(_weights(r), w0s[s], pg, pi, frozen),
-                     **{k: evaluate(ctx, r, metrics=("orbit",))[k] for k in ("acc", "LI")}, "best_epoch": r.best_epoch}
-                    for s, r in zip(seeds, res)]
+            rows = []
+            for s in seeds:
+                r = results[("nu", nu, sel, s)]
+                rows.append({**linear_metrics(_weights(r), w0s[s], pg, pi, frozen),
+                             **{k: evaluate(ctx, r, metrics=("orbit",))[k] for k in ("acc", "LI")},
+                             "best_epoch": r.best_epoch})
+                bar.update()
             sweep_rows.append({"model": "IR" if nu else "DA", "nu": nu, "select": sel, **_mean_std(rows)})
+    bar.close()
     out["nu_sweep"] = sweep_rows
     return out

@@ -6,71 +6,132 @@
 
 1. linear    a linear classifier (1296 -> 9) under the pure LI flow vs the closed form W(0) expm(-Sigma t),
              its limit W(0) Pi against W(0) P_G, and CE + nu LI (Adam) over a log grid of nu
-             (``empirical.bridge_linear``);
+             (``empirical.bridge.linear``);
 2. deep      the 5-layer MLP without ReLUs from the theory's initializations, pure LI flow and paper IR,
-             against the deep-linear claims (``empirical.bridge_deep``);
+             against the deep-linear claims (``empirical.bridge.deep``);
 3. layers    per-epoch sigma_max of each layer and of the input Jacobian for the Figure 5 runs, DA vs each
-             IR form (``empirical.bridge_layers``);
+             IR form (``empirical.bridge.layers``);
 4. subspace  sigma_max(J P_S) vs sigma_max(J P_perp) with S = span{x - gx} for the Table 1 models
-             (``empirical.bridge_subspace``).
+             (``empirical.bridge.subspace``).
 
 Trained runs are shared with table1/spectral through the run cache (same configurations), so at full
-scale only the linear and deep-linear runs are new. Writes bridge.json (every number) and
-bridge_{linear,deep_linear,layers,subspace}.png into --out. Parts not run now are kept from an existing
-bridge.json (same groups; ``--replace`` discards it), and ``part_scales`` names the scale of each part.
+scale only the linear and deep-linear runs are new. With --quick every part runs one seed (the seed-0
+runs of table1/spectral --quick) and the deep-linear claims 3 cases, unless --seeds / --theory-cases say
+otherwise. Writes bridge.json (every number) and bridge_{linear,deep_linear,layers,subspace}.png into
+--out. Parts not run now are kept from an existing bridge.json (same groups; ``--replace`` discards it),
+and ``part_scales`` names the scale of each part.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-from typing import Any
+from dataclasses import replace
+from typing import Any, Iterator
 
-from empirical.bridge_deep import deep_bridge, theory_verdicts
-from empirical.bridge_layers import layers_bridge
-from empirical.bridge_linear import linear_bridge
-from empirical.bridge_sigma import flow_data
-from empirical.bridge_subspace import subspace_bridge
-from empirical.experiment import Context, add_arguments, command, parse_context, scale_tag, write_json
-from empirical.image_groups import IMAGE_GROUPS
+import torch
+from tqdm.auto import tqdm
+
+from empirical.bridge.deep import deep_bridge, theory_verdicts
+from empirical.bridge.layers import layers_bridge
+from empirical.bridge.linear import linear_bridge
+from empirical.bridge.sigma import flow_data
+from empirical.bridge.subspace import subspace_bridge
+from empirical.experiment import (Context, Scale, add_arguments, command, parse_context, part_scales, scale_tag,
+                                  write_json)
+from empirical.groups import group_names
 from empirical.store import entry_lock
 from empirical.training import provenance
 from empirical.tuning import tune_nu
 
-__all__ = ["PARTS", "bridge", "merge", "part_scales", "summary", "main"]
+from threadpoolctl import threadpool_limits  # numpy's BLAS thread pool cannot be sized from Python without it
+
+__all__ = ["PARTS", "QUICK_PARTS", "QUICK_THEORY_CASES", "THEORY_CASES", "part_contexts", "bridge", "merge",
+           "part_scales", "summary", "main"]
 
 PARTS = ("linear", "deep", "layers", "subspace")
 PART_KEYS = {"linear": ("linear",), "deep": ("deep_linear", "deep_linear_theory"), "layers": ("layers",),
              "subspace": ("subspace",)}
+# What --quick changes further, per part. One seed everywhere: a second seed doubles every part's runs and
+# evaluations for a std nobody reads at this scale; the seed-0 runs are the very configurations table1 and
+# spectral --quick train, so the layers and subspace parts still share their cache. n_train stays: Sigma
+# and S are computed once per group for all parts. The full scale is never changed.
+QUICK_PARTS: dict[str, dict[str, int]] = {part: {"seeds": 1} for part in PARTS}
+THEORY_CASES, QUICK_THEORY_CASES = 10, 3  # random instances per deep-linear claim (a claim takes ~1 s per 10)
+
+
+def _quick(ctx: Context) -> bool:
+    """Whether ctx runs at the quick scale (any epochs and seeds)."""
+    return scale_tag(ctx.scale).startswith("quick")
+
+
+@contextlib.contextmanager
+def _one_thread(ctx: Context) -> Iterator[None]:
+    """torch and numpy's BLAS on one thread each while a quick bridge runs on the exact CPU engine (stack 1)."""
+    # On a 2-core CPU shared with other processes, two-thread OpenBLAS and OpenMP pools spin against them and
+    # against each other (OpenBLAS's idle workers keep polling while torch evaluates): measured on this
+    # project's machine, the linear part's float64 analysis took 7.8 s on two BLAS threads, 2.9 s on one.
+    # Only at the quick scale: full-scale numbers keep the thread counts they were made with.
+    if not (_quick(ctx) and ctx.device.type == "cpu" and ctx.stack == 1):
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def part_contexts(ctx: Context, keep: tuple[str, ...] = ()) -> dict[str, Context]:
+    """The context each part runs in: ctx, or at the quick scale ctx with the part's ``QUICK_PARTS`` scale."""
+    # scale fields named in keep (those given on the command line) keep ctx's value
+    if not _quick(ctx):
+        return {p: ctx for p in PARTS}
+    return {p: replace(ctx, scale=replace(ctx.scale, **{k: v for k, v in QUICK_PARTS[p].items() if k not in keep}))
+            for p in PARTS}
 
 
 def bridge(ctx: Context, groups: tuple[str, ...] = ("R4", "T3"), parts: tuple[str, ...] = PARTS,
-           theory_cases: int = 10, deep_seeds: int | None = None) -> dict[str, Any]:
-    """Run the requested parts for every group; one JSON-ready dict with every number."""
+           theory_cases: int = THEORY_CASES, deep_seeds: int | None = None,
+           contexts: dict[str, Context] | None = None) -> dict[str, Any]:
+    """Run the requested parts for every group, each in its context (default: ctx); one JSON-ready dict."""
     unknown = set(parts) - set(PARTS)
     if unknown:
         raise ValueError(f"unknown parts {sorted(unknown)}; choose from {PARTS}")
-    out: dict[str, Any] = {"scale": vars(ctx.scale), "device": str(ctx.device), "groups": list(groups),
-                           "parts": list(parts),
-                           "part_scales": {p: {**vars(ctx.scale), "device": str(ctx.device)} for p in parts}}
-    data = {g: flow_data(ctx, g) for g in groups} if {"linear", "deep", "subspace"} & set(parts) else {}
-    if "linear" in parts:
-        out["linear"] = {g: linear_bridge(ctx, data[g]) for g in groups}
-    if "deep" in parts:
-        out["deep_linear"] = {g: deep_bridge(ctx, g, data[g].sigma_train, tune_nu(ctx, g, "LI")["chosen_nu"],
-                                             deep_seeds) for g in groups}
-        out["deep_linear_theory"] = theory_verdicts(theory_cases) if theory_cases > 0 else []
-    if "layers" in parts:
-        out["layers"] = layers_bridge(ctx, groups)
-    if "subspace" in parts:
-        out["subspace"] = {g: subspace_bridge(ctx, g, data[g].subspace) for g in groups}
+    pc = {p: (contexts or {}).get(p, ctx) for p in parts}
+    scales = {p: vars(c.scale) for p, c in pc.items()}
+    common = scales[parts[0]] if parts else vars(ctx.scale)
+    out: dict[str, Any] = {"scale": common if all(s == common for s in scales.values()) else "mixed: see part_scales",
+                           "device": str(ctx.device), "groups": list(groups), "parts": list(parts),
+                           "part_scales": {p: {**scales[p], "device": str(pc[p].device)} for p in parts}}
+    with _one_thread(ctx):
+        out.update(_measure(ctx, groups, parts, theory_cases, deep_seeds, pc))
     return out
 
 
-def part_scales(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The scale and device of each part of a bridge result (older files: the top-level scale for every part)."""
-    return result.get("part_scales") or {p: {**result.get("scale", {}), "device": result.get("device")}
-                                         for p in result.get("parts", [])}
+def _measure(ctx: Context, groups: tuple[str, ...], parts: tuple[str, ...], theory_cases: int,
+             deep_seeds: int | None, pc: dict[str, Context]) -> dict[str, Any]:
+    """The parts' numbers, keyed as in bridge.json (``PART_KEYS``)."""
+    out: dict[str, Any] = {}
+    data = {}
+    if {"linear", "deep", "subspace"} & set(parts):
+        for g in tqdm(groups, desc="Sigma, Sigma_train and S", unit="group", disable=ctx.quiet, dynamic_ncols=True):
+            data[g] = flow_data(ctx, g)  # the data alone: the same for every part's context
+    if "linear" in parts:
+        out["linear"] = {g: linear_bridge(pc["linear"], data[g]) for g in groups}
+    if "deep" in parts:
+        c = pc["deep"]
+        out["deep_linear"] = {g: deep_bridge(c, g, data[g].sigma_train, tune_nu(c, g, "LI")["chosen_nu"], deep_seeds)
+                              for g in groups}
+        out["deep_linear_theory"] = theory_verdicts(theory_cases, quiet=ctx.quiet) if theory_cases > 0 else []
+    if "layers" in parts:
+        out["layers"] = layers_bridge(pc["layers"], groups)
+    if "subspace" in parts:
+        out["subspace"] = {g: subspace_bridge(pc["subspace"], g, data[g].subspace) for g in groups}
+    return out
 
 
 def merge(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
@@ -149,29 +210,31 @@ def main(argv: list[str] | None = None) -> int:
     """Run the bridge measurements and write bridge.json and the figures into ``--out``."""
     parser = add_arguments(argparse.ArgumentParser(prog="python -m empirical.bridge", description=__doc__,
                                                    formatter_class=argparse.RawDescriptionHelpFormatter))
-    parser.add_argument("--groups", nargs="+", default=["R4", "T3"], choices=IMAGE_GROUPS)
+    parser.add_argument("--groups", nargs="+", default=["R4", "T3"], choices=group_names())
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
-    parser.add_argument("--theory-cases", type=int, default=10,
-                        help="random instances per deep-linear claim recorded beside part 2 (0: skip)")
+    parser.add_argument("--theory-cases", type=int, default=None,
+                        help=f"random instances per deep-linear claim recorded beside part 2 (0: skip; default "
+                             f"{THEORY_CASES}, {QUICK_THEORY_CASES} with --quick)")
     parser.add_argument("--replace", action="store_true",
                         help="overwrite bridge.json; by default the parts not run now are kept from it")
     parser.add_argument("--deep-seeds", type=int, default=1,
                         help="seeds of the deep-linear part (12 trainings per seed and group; default 1)")
     args, ctx = parse_context(parser, argv)
-    result = bridge(ctx, tuple(args.groups), tuple(args.parts), args.theory_cases, args.deep_seeds)
-    result.update(scale_tag=scale_tag(ctx.scale), provenance=provenance(ctx.device))
+    if ctx.arch != "mlp":  # the theory it tests is about the paper's linear layers
+        parser.error(f"--arch {ctx.arch}: the bridge compares the linear theory with the paper's mlp only")
+    contexts = part_contexts(ctx, keep=tuple(k for k in ("epochs", "seeds") if getattr(args, k) is not None))
+    cases = args.theory_cases if args.theory_cases is not None else QUICK_THEORY_CASES if _quick(ctx) else THEORY_CASES
+    result = bridge(ctx, tuple(args.groups), tuple(args.parts), cases, args.deep_seeds, contexts)
+    common = result["scale"] if isinstance(result["scale"], dict) else None  # the parts' scale when they agree
+    result.update(scale_tag=scale_tag(Scale(**common) if common else ctx.scale), provenance=provenance(ctx.device))
     path = ctx.out / "bridge.json"
-    from empirical.bridge_plots import plot_all
+    from empirical.bridge.plots import plot_all  # matplotlib only when writing the figures
 
     with entry_lock(path, ctx.cache_dir / "locks"):  # two writers merge in turn, never drop each other's parts
         if not args.replace and path.exists():
             result = merge(json.loads(path.read_text()), result)
         write_json(result, path)
-        plot_all(result, ctx.out)
+        plot_all(result, ctx.out, quiet=ctx.quiet)
     if not ctx.quiet:
         print(summary(result))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,7 +3,7 @@
 Three trainings per initialization the deep-linear theory studies (glorot, he, orthogonal, balanced;
 ``theory.deep_linear.initialize`` through ``empirical.stacked.init_stack``): the pure LI flow (ce = 0,
 SGD, last epoch; learning rate ``FLOW_RATE`` of the flow time scale tau of ``deep_linear.flow_time_scale``
-at the run's W(0) and Sigma_train, see ``empirical.bridge_linear``), the paper's IR (Adam, CE + nu LI
+at the run's W(0) and Sigma_train, see ``empirical.bridge.linear``), the paper's IR (Adam, CE + nu LI
 with the Table 1 nu) and DA (Adam, CE only) as the reference for what CE alone does to sigma_max. For a
 linear network the input Jacobian is W = W_L ... W_1 at every x, so the engine's per-epoch probe
 sigma_max(J) IS the end-to-end sigma_max the theory reasons about.
@@ -20,8 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from empirical.bridge_linear import FLOW_BATCH, FLOW_RATE, flow_lr, flow_time_per_epoch, initial_layers
+from empirical.bridge.linear import FLOW_BATCH, FLOW_RATE, flow_lr, flow_time_per_epoch, initial_layers
 from empirical.experiment import Context, train_all
 from empirical.image_groups import image_group
 from empirical.training import RunResult
@@ -90,7 +91,8 @@ def deep_bridge(ctx: Context, group: str, sigma_train: np.ndarray, nu: float, se
     n, order = ctx.scale.n_train, image_group(group).order
     configs: dict[tuple[str, str, int], Any] = {}
     lrs = {}
-    for init in DEEP_INITS:
+    for init in tqdm(DEEP_INITS, desc=f"deep {group}: flow time scales", unit="init", disable=ctx.quiet,
+                     dynamic_ncols=True):
         probe = ctx.config(group=group, activation="linear", init=init)
         layers0 = initial_layers(probe)
         tau = dl.flow_time_scale(layers0, sigma_train)
@@ -105,9 +107,13 @@ def deep_bridge(ctx: Context, group: str, sigma_train: np.ndarray, nu: float, se
     trained = {r.config: r for r in train_all(ctx, list(configs.values()))}
     results = {k: trained[c] for k, c in configs.items()}
     out: dict[str, Any] = {"group": group, "nu": nu, "inits": list(DEEP_INITS), "flow": {}, "IR": {}, "DA": {}}
+    bar = tqdm(total=len(configs), desc=f"deep {group}: checks", unit="run", disable=ctx.quiet, dynamic_ncols=True)
     for kind in ("flow", "IR", "DA"):
         for init in DEEP_INITS:
-            rows = [run_checks(initial_layers(configs[(kind, init, s)]), results[(kind, init, s)]) for s in seeds]
+            rows = []
+            for s in seeds:
+                rows.append(run_checks(initial_layers(configs[(kind, init, s)]), results[(kind, init, s)]))
+                bar.update()
             agg = _aggregate(rows)
             if kind == "flow":
                 lr, tau = lrs[init]
@@ -115,10 +121,11 @@ def deep_bridge(ctx: Context, group: str, sigma_train: np.ndarray, nu: float, se
                 agg.update({"lr": lr, "tau": tau, "rate": FLOW_RATE, "t_per_epoch": dt,
                             "tau_reached": dt * ctx.scale.epochs / tau})
             out[kind][init] = agg
+    bar.close()
     return out
 
 
-def theory_verdicts(cases: int, seed: int = 0) -> list[dict[str, Any]]:
+def theory_verdicts(cases: int, seed: int = 0, quiet: bool = True) -> list[dict[str, Any]]:
     """The deep-linear claims this part measures, checked on ``cases`` random instances (claim id, holds, worst ratio).
 
     Each claim draws from ``theory.claims.claim_rng(seed, id)``, as ``python -m theory.flow_demo`` does.
@@ -127,9 +134,10 @@ def theory_verdicts(cases: int, seed: int = 0) -> list[dict[str, Any]]:
     from theory.deep_claims import DEEP_CLAIMS
 
     out = []
-    for claim in DEEP_CLAIMS:
-        if claim.id in RELEVANT_CLAIMS:
-            v = claim.check(claim_rng(seed, claim.id), cases)  # the generator flow_demo gives this claim
-            out.append({"claim": v.claim, "statement": v.statement, "holds": v.holds, "cases": v.cases,
-                        "worst_ratio": v.worst_ratio, "detail": v.detail})
+    claims = [c for c in DEEP_CLAIMS if c.id in RELEVANT_CLAIMS]
+    for claim in tqdm(claims, desc=f"deep-linear claims ({cases} cases)", unit="claim", disable=quiet,
+                      dynamic_ncols=True):
+        v = claim.check(claim_rng(seed, claim.id), cases)  # the generator flow_demo gives this claim
+        out.append({"claim": v.claim, "statement": v.statement, "holds": v.holds, "cases": v.cases,
+                    "worst_ratio": v.worst_ratio, "detail": v.detail})
     return out
