@@ -1,19 +1,36 @@
-"""A claim of the theory and the verdict a randomized check returns for it.
+"""A claim of the theory, the verdict a randomized check returns for it, and what every check draws from.
 
-Each claim has a stable identifier, a one-sentence statement and a ``check(rng, cases)``
-that searches ``cases`` random instances and reports whether the statement held on all
-of them, the worst ratio sigma_max(after) / sigma_max(before) seen, and a counterexample
-when one turned up. ``python -m theory.flow_demo`` and the tests run the same checks.
+Each claim has a stable identifier, a one-sentence statement, the verdict the theory predicts for it
+(``expected``: True where the statement is proved, False for a boundary — a naive extension the theory
+says fails) and a ``check(rng, cases)`` that searches ``cases`` random instances and reports whether the
+statement held on all of them, the worst ratio sigma_max(after) / sigma_max(before) seen, and a
+counterexample when one turned up. ``python -m theory.flow_demo`` and the tests run the same checks.
+
+The helpers both claims modules draw from live here too (``claim_rng``, ``random_representation``), so
+``theory.deep_claims`` needs nothing from ``theory.claims``, which only gathers DEEP_CLAIMS into
+``all_claims()``: the imports run one way, claim <- deep_claims <- claims, with no circle.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Verdict", "Claim"]
+from theory import groups
+
+__all__ = ["Verdict", "Claim", "KINDS", "claim_rng", "random_representation"]
+
+KINDS = ("permutation", "orthogonal", "nonorthogonal")
+
+# Small groups in a permutation representation (d <= 9) so counterexamples stay readable.
+_BASES: tuple[tuple[Callable[[int], groups.Representation], int], ...] = (
+    (groups.cyclic_shift, 2), (groups.cyclic_shift, 3), (groups.cyclic_shift, 4), (groups.cyclic_shift, 5),
+    (groups.dihedral, 3), (groups.dihedral, 4), (groups.symmetric, 3),
+    (groups.rotations, 2), (groups.rotations, 3), (groups.translations, 3),
+)
 
 
 @dataclass(frozen=True)
@@ -35,11 +52,34 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Claim:
-    """A statement with a randomized check: ``check(rng, cases) -> Verdict``."""
+    """A statement with a randomized check ``check(rng, cases) -> Verdict`` and the verdict the theory predicts."""
 
     id: str
     statement: str
     check: Callable[[np.random.Generator, int], Verdict] = field(repr=False)
+    # The value ``Verdict.holds`` should take: True where the theory proves the statement, False where the
+    # statement is one of the theory's boundaries (a naive extension that a counterexample refutes).
+    expected: bool = field(kw_only=True)
+
+
+def claim_rng(seed: int, claim_id: str) -> np.random.Generator:
+    """The generator for one claim: a function of (seed, id) only, so claims do not perturb each other's draws."""
+    return np.random.default_rng([seed, zlib.crc32(claim_id.encode())])
+
+
+def random_representation(rng: np.random.Generator, kind: str = "any") -> groups.Representation:
+    """A random small group (d <= 9) in a 'permutation', 'orthogonal', 'nonorthogonal' or 'any' representation."""
+    if kind == "any":
+        kind = KINDS[rng.integers(len(KINDS))]
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'any' or one of {KINDS}, got {kind!r}")
+    make, arg = _BASES[rng.integers(len(_BASES))]
+    rep = make(arg)
+    if kind == "orthogonal":
+        return groups.random_orthogonal(rep, rng)
+    if kind == "nonorthogonal":
+        return groups.random_invertible(rep, rng, spread=rng.uniform(0.3, 1.0))
+    return rep
 
 
 def _jsonable(obj: Any) -> Any:

@@ -1,13 +1,15 @@
 """Every statement of the linear theory (Prop. 3.1 and its boundaries) as a Claim with a randomized check.
 
-``all_claims()`` appends the deep-linear claims of ``theory.deep_claims``.
+``all_claims()`` appends the deep-linear claims of ``theory.deep_claims``. The helpers both modules draw
+from (``claim_rng``, ``random_representation``, ``KINDS``) live in ``theory.claim`` and are re-exported
+here, so the dependency runs one way: claim <- deep_claims <- claims.
 
 Each ``check(rng, cases)`` draws ``cases`` random instances — a small finite group in a
 permutation, orthogonal or non-orthogonal representation, data, W(0), a time or step size —
 and tests the statement on each. A statement beyond a boundary (e.g. GD with alpha > 2 /
 lambda_max) is stated as the naive extension of Prop. 3.1 and is expected to be refuted:
-its verdict carries the smallest counterexample found. ``all_claims()`` is the single list
-that ``python -m theory.flow_demo`` and the tests run.
+its verdict carries the smallest counterexample found, and its claim says so (``expected=False``).
+``all_claims()`` is the single list that ``python -m theory.flow_demo`` and the tests run.
 
 worst_ratio is, per claim, the largest sigma_max(W(t)) / sigma_max(W(0)) seen (or the
 quantity named in the claim's statement, e.g. LI(t)/LI(0) for ``li_monotone``); None where no
@@ -16,13 +18,14 @@ such ratio applies.
 
 from __future__ import annotations
 
-import zlib
 from typing import Any, Callable
 
 import numpy as np
 
 from theory import groups
-from theory.claim import Claim, Verdict
+# claim_rng, random_representation and KINDS are re-exported: callers import them from here.
+from theory.claim import KINDS, Claim, Verdict, claim_rng, random_representation
+from theory.deep_claims import DEEP_CLAIMS
 from theory.linear_flow import (
     flow_closed_form,
     flow_ode,
@@ -41,38 +44,10 @@ from theory.softmax_flow import gradient_flow, regularized_loss
 
 __all__ = ["all_claims", "linear_claims", "claim_rng", "check_all", "random_representation", "KINDS"]
 
-KINDS = ("permutation", "orthogonal", "nonorthogonal")
 RTOL = 1e-9  # relative slack for "<=" between float64 norms computed along different paths
-
-# Small groups in a permutation representation (d <= 9) so counterexamples stay readable.
-_BASES: tuple[tuple[Callable[[int], groups.Representation], int], ...] = (
-    (groups.cyclic_shift, 2), (groups.cyclic_shift, 3), (groups.cyclic_shift, 4), (groups.cyclic_shift, 5),
-    (groups.dihedral, 3), (groups.dihedral, 4), (groups.symmetric, 3),
-    (groups.rotations, 2), (groups.rotations, 3), (groups.translations, 3),
-)
 
 # A trial draws one instance and returns (statement held on it, ratio or None, instance as a small dict).
 Trial = Callable[[np.random.Generator], tuple[bool, float | None, dict[str, Any]]]
-
-
-def random_representation(rng: np.random.Generator, kind: str = "any") -> groups.Representation:
-    """A random small group (d <= 9) in a 'permutation', 'orthogonal', 'nonorthogonal' or 'any' representation."""
-    if kind == "any":
-        kind = KINDS[rng.integers(len(KINDS))]
-    if kind not in KINDS:
-        raise ValueError(f"kind must be 'any' or one of {KINDS}, got {kind!r}")
-    make, arg = _BASES[rng.integers(len(_BASES))]
-    rep = make(arg)
-    if kind == "orthogonal":
-        return groups.random_orthogonal(rep, rng)
-    if kind == "nonorthogonal":
-        return groups.random_invertible(rep, rng, spread=rng.uniform(0.3, 1.0))
-    return rep
-
-
-def claim_rng(seed: int, claim_id: str) -> np.random.Generator:
-    """The generator for one claim: a function of (seed, id) only, so claims do not perturb each other's draws."""
-    return np.random.default_rng([seed, zlib.crc32(claim_id.encode())])
 
 
 def check_all(seed: int = 0, cases: int = 50, deep_cases: int | None = None) -> list[Verdict]:
@@ -122,8 +97,9 @@ def _search(claim_id: str, statement: str, trial: Trial, rng: np.random.Generato
     return Verdict(claim_id, statement, failures == 0, cases, worst, None if counter is None else counter[1], detail)
 
 
-def _claim(claim_id: str, statement: str, trial: Trial, stats: tuple[str, ...] = ()) -> Claim:
-    return Claim(claim_id, statement, lambda rng, cases: _search(claim_id, statement, trial, rng, cases, stats))
+def _claim(claim_id: str, statement: str, trial: Trial, expected: bool, stats: tuple[str, ...] = ()) -> Claim:
+    return Claim(claim_id, statement, lambda rng, cases: _search(claim_id, statement, trial, rng, cases, stats),
+                 expected=expected)
 
 
 # ---------------------------------------------------------------- instance draws
@@ -349,75 +325,73 @@ _SYMBOLIC = ("prop31_rank_one_symbolic",
 
 def all_claims() -> tuple[Claim, ...]:
     """Every claim of the suite, in report order: the linear theory, then the deep linear networks."""
-    from theory.deep_claims import DEEP_CLAIMS  # deep_claims builds on this module's helpers
-
     return linear_claims() + DEEP_CLAIMS
 
 
 def linear_claims() -> tuple[Claim, ...]:
-    """Every claim of the linear theory, in report order."""
+    """Every claim of the linear theory, in report order; ``expected=False`` marks a boundary ("Naive extension")."""
     return (
         _claim("prop31_flow_bound",
                "Prop. 3.1 (one pair, Sigma = eps eps^T): sigma_max(W(t)) <= sigma_max(W(0)) for every t >= 0.",
-               _flow_bound_trial(_pair_sigma)),
+               _flow_bound_trial(_pair_sigma), expected=True),
         _claim("prop31_orbit_sigma",
                "Prop. 3.1 for the full LI of Eq. 2 (Sigma summed over data and G, any representation): "
                "sigma_max(W(t)) <= sigma_max(W(0)) for every t >= 0.",
-               _flow_bound_trial(_orbit_sigma)),
+               _flow_bound_trial(_orbit_sigma), expected=True),
         _claim("prop31_flow_monotone",
                "sigma_max(W(t)) is non-increasing in t on [0, inf) (W(t+s) = W(t) expm(-Sigma s), "
                "||expm(-Sigma s)||_2 <= 1), for the pair and the orbit Sigma.",
-               _flow_monotone_trial),
+               _flow_monotone_trial, expected=True),
         _claim("li_monotone",
                "LI(W(t)) is non-increasing along the flow (d/dt LI = -||W Sigma||_F^2); "
                "worst_ratio is max LI(t)/LI(0).",
-               _li_monotone_trial),
-        Claim(_SYMBOLIC[0], _SYMBOLIC[1], _symbolic_check),
+               _li_monotone_trial, expected=True),
+        Claim(_SYMBOLIC[0], _SYMBOLIC[1], _symbolic_check, expected=True),
         _claim("flow_solvers_agree",
                "The closed form W(0) expm(-Sigma t), solve_ivp and gradient descent with small alpha agree at t = "
                "1/lambda_max (relative error <= 1e-7 and <= 1e-3).",
-               _solvers_trial, stats=("err_ode", "err_gd")),
+               _solvers_trial, expected=True, stats=("err_ode", "err_gd")),
         _claim("gd_converges_first_order",
                "Gradient descent W <- W - alpha W Sigma converges to the flow at a fixed horizon with error "
                "O(alpha^1): fitted log-log slope within 1 +- 0.05.",
-               _gd_order_trial, stats=("slope",)),
+               _gd_order_trial, expected=True, stats=("slope",)),
         _claim("limit_is_reynolds_orthogonal",
                "Orthogonal representation, data spanning R^d: W(inf) = W(0) P_G, the weight-tied (group-averaged) "
                "model, genuinely invariant.",
-               _limit_trial("orthogonal", "reynolds")),
+               _limit_trial("orthogonal", "reynolds"), expected=True),
         _claim("limit_nonorthogonal",
                "Non-orthogonal representation, data spanning R^d: W(inf) = W(0) Pi with Pi the orthogonal projector "
                "onto Fix(rho^T); W(0) Pi is genuinely invariant, the Frobenius-closest invariant matrix to W(0), "
                "sigma_max(W(0) Pi) <= sigma_max(W(0)), and Pi = P_G iff P_G is symmetric.",
-               _limit_trial("nonorthogonal", "fix_transpose")),
+               _limit_trial("nonorthogonal", "fix_transpose"), expected=True),
         _claim("limit_is_reynolds_nonorthogonal",
                "Naive extension: also for a non-orthogonal representation the flow lands on the weight-tied W(0) P_G.",
-               _limit_trial("nonorthogonal", "reynolds")),
+               _limit_trial("nonorthogonal", "reynolds"), expected=False),
         _claim("weight_tied_bound_nonorthogonal",
                "Naive extension: the weight-tied model obeys the bound, sigma_max(W(0) P_G) <= sigma_max(W(0)), "
                "for a non-orthogonal representation.",
-               _weight_tied_bound_trial),
+               _weight_tied_bound_trial, expected=False),
         _claim("limit_invariant_iff_rank",
                "W(inf) = W(0) Pi is genuinely invariant iff rank Sigma = d - dim Fix(rho) "
                "(the differences x - gx span Fix(rho^T)^perp); data spanning R^d suffices.",
-               _limit_rank_trial),
+               _limit_rank_trial, expected=True),
         _claim("limit_invariant_any_data",
                "Naive extension: the flow's limit is genuinely invariant whatever the data (here: one training point).",
-               _limit_any_data_trial),
+               _limit_any_data_trial, expected=False),
         _claim("gd_step_within_2_over_lambda",
                "Gradient descent with 0 < alpha <= 2/lambda_max(Sigma) keeps sigma_max(W_k) non-increasing at every "
                "step (||I - alpha Sigma||_2 = max(1, |1 - alpha lambda_max|) = 1).",
-               _gd_trial(0.0, 1.0)),
+               _gd_trial(0.0, 1.0), expected=True),
         _claim("gd_step_beyond_2_over_lambda",
                "Naive extension: gradient descent with alpha > 2/lambda_max(Sigma) (up to 4/lambda_max) still keeps "
                "sigma_max(W_k) non-increasing.",
-               _gd_trial(1.0, 2.0)),
+               _gd_trial(1.0, 2.0), expected=False),
         _claim("ce_plus_li_bound",
                "Naive extension: with the task loss, dW/dt = -grad(CE + nu LI) (Eq. 4, linear softmax classifier) "
                "keeps sigma_max(W(t)) <= sigma_max(W(0)).",
-               _softmax_trial("li")),
+               _softmax_trial("li"), expected=False),
         _claim("di_regularizer_bound",
                "Naive extension: with DI (Eq. 1, KL through both arguments) instead of LI, the flow "
                "dW/dt = -grad DI keeps sigma_max(W(t)) <= sigma_max(W(0)).",
-               _softmax_trial("di")),
+               _softmax_trial("di"), expected=False),
     )

@@ -7,7 +7,8 @@ reaching 1e3 flow time scales, and tests the statement on the trajectory. A viol
 when the increase exceeds 1 + TOL, >= 100 times the integration error of a ratio; the reported
 counterexample (the smallest violating instance, preferring increases > 1e-3) is re-integrated at
 rtol 1e-12 and replayed by gradient descent with tiny steps, and its top-singular-value gap is
-reported so that a degenerate sigma_max is visible.
+reported so that a degenerate sigma_max is visible. Each claim carries the verdict the theory predicts
+(``expected``): the sigma_max statements for generic initializations are boundaries (False), the rest proved.
 
 worst_ratio is, per claim, the largest sigma_max(after) / sigma_max(before) over pairs of times
 t_before <= t_after (1 means non-increasing), or the quantity its statement names; None where
@@ -23,8 +24,7 @@ import numpy as np
 
 from theory import deep_linear as dl
 from theory import groups
-from theory.claim import Claim, Verdict
-from theory.claims import random_representation
+from theory.claim import Claim, Verdict, random_representation
 from theory.groups import Representation
 from theory.linear_flow import sigma_orbit
 
@@ -202,8 +202,9 @@ def _search(claim_id: str, statement: str, trial: Trial, rng: np.random.Generato
     return Verdict(claim_id, statement, failures == 0 or not confirmed, cases, worst, example, detail)
 
 
-def _claim(claim_id: str, statement: str, trial: Trial) -> Claim:
-    return Claim(claim_id, statement, lambda rng, cases: _search(claim_id, statement, trial, rng, cases))
+def _claim(claim_id: str, statement: str, trial: Trial, expected: bool) -> Claim:
+    return Claim(claim_id, statement, lambda rng, cases: _search(claim_id, statement, trial, rng, cases),
+                 expected=expected)
 
 
 def _monotone_trial(schemes: tuple[str, ...], columns: str) -> Trial:
@@ -329,40 +330,40 @@ DEEP_CLAIMS: tuple[Claim, ...] = (
     _claim("deep_linear_generic_init_spectral",
            "Deep linear net h = W_L ... W_1, any depth L >= 2, generic init (Glorot, He, scaled Gaussian, "
            "orthogonal): sigma_max(W_L ... W_1) is non-increasing along the gradient flow of LI.",
-           _monotone_trial(GENERIC_SCHEMES, "end_to_end")),
+           _monotone_trial(GENERIC_SCHEMES, "end_to_end"), expected=False),
     _claim("deep_linear_generic_init_limit_spectral",
            "Prop. 3.1 as stated (t -> inf, one pair eps = x - gx) at depth L >= 2, generic init: "
            "sigma_max(W(inf)) <= sigma_max(W(0)); "
            "worst_ratio is max sigma_max(W(T)) / sigma_max(W(0)) once LI(T) < 1e-6 LI(0).",
-           _limit_trial),
+           _limit_trial, expected=False),
     _claim("deep_linear_balanced_init_spectral",
            "Balanced init (W_{k+1}^T W_{k+1} = W_k W_k^T): sigma_max(W_L ... W_1) is non-increasing along the flow "
            "(proof: d/dt of u^T W W^T u = -2 L s^(2 - 2/L) u^T W Sigma W^T u <= 0 for every top eigenvector u).",
-           _monotone_trial(("balanced",), "end_to_end")),
+           _monotone_trial(("balanced",), "end_to_end"), expected=True),
     _claim("deep_linear_balanced_rate",
            "Balanced init: every simple singular value of W obeys d s/dt = -L s^(3 - 2/L) v^T Sigma v "
            "(exponent (3L - 2)/L, not (2L - 1)/L).",
-           _balanced_rate_trial),
+           _balanced_rate_trial, expected=True),
     _claim("deep_linear_per_layer_spectral",
            "Generic init, depth L >= 2: sigma_max(W_k) is non-increasing along the flow for every layer k.",
-           _monotone_trial(GENERIC_SCHEMES, "layers")),
+           _monotone_trial(GENERIC_SCHEMES, "layers"), expected=False),
     _claim("deep_linear_last_layer_spectral",
            "Any init: sigma_max(W_L) of the last layer is non-increasing (d/dt W_L W_L^T = -2 W Sigma W^T <= 0).",
-           _monotone_trial(GENERIC_SCHEMES + ("balanced",), "last")),
+           _monotone_trial(GENERIC_SCHEMES + ("balanced",), "last"), expected=True),
     _claim("deep_linear_frobenius",
            "Any init: d/dt ||W_k||_F^2 = -4 LI for every layer k, so every ||W_k||_F is non-increasing and all "
            "layers lose the same Frobenius mass; worst_ratio is max ||W_k(t2)||_F / ||W_k(t1)||_F, t1 <= t2.",
-           _frobenius_trial),
+           _frobenius_trial, expected=True),
     _claim("deep_linear_balancedness_conserved",
            "Any init: D_k = W_{k+1}^T W_{k+1} - W_k W_k^T is constant along the flow (drift <= 1e-8 relative).",
-           _balancedness_trial),
+           _balancedness_trial, expected=True),
     _claim("deep_linear_spectral_bound",
            "Any init: sigma_max(W(t)) <= prod_k b_k for all t, with b_L = sigma_max(W_L(0)), "
            "b_k^2 = min(b_{k+1}^2 + lambda_max(-D_k), ||W_k(0)||_F^2) (= sigma_max(W(0)) when balanced); "
            "worst_ratio is max_t sigma_max(W(t)) / bound.",
-           _bound_trial),
+           _bound_trial, expected=True),
     _claim("deep_linear_li_decay",
            "Any init: LI is non-increasing and LI(t) <= LI(0) / (1 + 4 t LI(0) / ||W_L(0)||_F^2), so LI -> 0 and "
            "W(inf) eps = 0 for every eps = x - gx; worst_ratio is max_t LI(t) / bound(t).",
-           _li_trial),
+           _li_trial, expected=True),
 )

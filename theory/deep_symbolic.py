@@ -132,7 +132,8 @@ def rank_one_two_layer_flow(a0: np.ndarray, b0: np.ndarray, eps: np.ndarray, ts:
         p = p0 / (1.0 + 2.0 * lam * abs(p0) * ts)
     else:
         c = np.arcsinh(abs(delta) / (2.0 * abs(p0)))
-        p = np.sign(p0) * abs(delta) / (2.0 * np.sinh(c + abs(delta) * lam * ts))
+        with np.errstate(over="ignore"):  # sinh overflows to inf only where p has decayed below the float range: 0
+            p = np.sign(p0) * abs(delta) / (2.0 * np.sinh(c + abs(delta) * lam * ts))
     root = np.sqrt(delta**2 + 4.0 * p**2)
     beta = np.sqrt(np.maximum(delta + root, 0.0) / 2.0)
     alpha = np.sign(alpha0) * np.sqrt(np.maximum(root - delta, 0.0) / 2.0)

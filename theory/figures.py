@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from theory import groups
-from theory.claims import random_representation
+from theory.claim import random_representation
 from theory.linear_flow import (
     flow_closed_form,
     gradient_descent,

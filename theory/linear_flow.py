@@ -103,7 +103,9 @@ def gradient_descent(w0: np.ndarray, sigma: np.ndarray, alpha: float, steps: int
 def limit_projector(sigma: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
     """Pi = lim_{t->inf} expm(-Sigma t): the orthogonal projector onto ker Sigma, (d, d)."""
     lam, u = np.linalg.eigh(sigma)
-    kernel = u[:, lam <= rtol * max(1.0, lam.max(initial=0.0))]
+    # The cut is relative to lambda_max only: ker (c Sigma) = ker Sigma for every c > 0, and a small Sigma (data
+    # differences ~1e-3) still drives every nonzero mode to 0 as t -> inf; an absolute floor would call them kernel.
+    kernel = u[:, lam <= rtol * max(lam.max(initial=0.0), 0.0)]
     return kernel @ kernel.T
 
 

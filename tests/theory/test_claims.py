@@ -2,13 +2,17 @@
 
 import json
 import re
+import subprocess
+import sys
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.linalg
 from scipy.integrate import solve_ivp
 
+import theory.claim
 from theory import groups
 from theory.claim import Verdict
 from theory.claims import all_claims, check_all, claim_rng, linear_claims, random_representation
@@ -56,6 +60,7 @@ def test_claim_ids_are_stable_unique_snake_case():
 def test_verdict_is_the_expected_one(claim_id):
     v = verdict(claim_id)
     assert v.claim == claim_id and v.statement == CLAIMS[claim_id].statement
+    assert CLAIMS[claim_id].expected is EXPECTED[claim_id]  # the claim states the verdict the theory predicts
     assert v.holds is EXPECTED[claim_id], v.detail
     assert (v.counterexample is None) == v.holds
     if claim_id != "prop31_rank_one_symbolic":
@@ -76,6 +81,18 @@ def test_same_seed_same_verdicts_other_seed_other_draws():
 def test_check_all_runs_every_claim_in_order():
     verdicts = check_all(seed=1, cases=1, deep_cases=1)
     assert [v.claim for v in verdicts] == [c.id for c in all_claims()]
+
+
+def test_deep_claims_does_not_import_claims():
+    """deep_claims draws its helpers from theory.claim, so importing it loads no theory.claims (no import circle)."""
+    code = ("import sys, theory.deep_claims, theory.claim; "
+            "assert 'theory.claims' not in sys.modules, sorted(m for m in sys.modules if m.startswith('theory'))")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    # the helpers are one object, importable from the claim module and (as before) from theory.claims
+    assert claim_rng is theory.claim.claim_rng and random_representation is theory.claim.random_representation
 
 
 def test_random_representation_kinds():
@@ -168,9 +185,9 @@ def test_softmax_counterexamples_reproduce(claim_id):
                 g += np.outer(sm(w @ xi) - np.eye(k)[yi], xi)
             return g + nu * w @ sigma
         for xi in x:
-            p, a = sm(w @ xi), w @ xi
+            p = sm(w @ xi)
             for m in rep.matrices:
-                q, b = sm(w @ m @ xi), w @ m @ xi
+                q = sm(w @ m @ xi)
                 jac = np.diag(p) - np.outer(p, p)
                 g += np.outer(jac @ (np.log(p) - np.log(q)), xi) + np.outer(q - p, m @ xi)
         return nu * g

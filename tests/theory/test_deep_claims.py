@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from theory import deep_linear as dl
-from theory.claim import Verdict
-from theory.claims import claim_rng
+from theory.claim import Verdict, claim_rng
 from theory.deep_claims import DEEP_CLAIMS, TOL, cancellation_family, sample_case
 from theory.deep_figures import deep_figures
 
@@ -52,6 +51,7 @@ def test_verdict_is_the_predicted_one(verdicts, claim_id):
     increase is far above the integration error and is reproduced at rtol 1e-12 and by gradient descent."""
     v = verdicts[claim_id]
     assert v.claim == claim_id and v.cases >= 6
+    assert BY_ID[claim_id].expected is EXPECTED[claim_id]  # the claim states the verdict the theory predicts
     assert v.holds is EXPECTED[claim_id], v.detail
     json.dumps(v.to_json())  # JSON-ready, counterexample included
     if v.holds:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import sympy as sp
 from hypothesis import assume, given
-from hypothesis import strategies as st
 
 from tests.strategies import vectors
 from theory import deep_linear as dl
