@@ -126,7 +126,7 @@ def test_group_argument():
     by_name = data.make_group("r4")
     assert np.array_equal(by_name.perms, groups.rotations(36).perms)
     assert data.make_group(groups.translations(36)).order == 3
-    with pytest.raises(ValueError, match="unknown group 'R8'; known groups: R4, T3"):
+    with pytest.raises(ValueError, match="unknown image group 'R8'; known groups: R4, T3, D4, F2"):
         data.make_group("R8")
     with pytest.raises(ValueError, match="36x36"):
         data.make_group(groups.rotations(28))
@@ -140,7 +140,7 @@ def test_group_argument():
     (dict(n_val=-1), "n_val must be a non-negative integer"),
     (dict(n_train=0), "n_train must be at least 1"),
     (dict(seed=-3), "seed must be a non-negative integer"),
-    (dict(group="SO2"), "unknown group"),
+    (dict(group="SO2"), "unknown image group"),
 ])
 def test_bad_arguments(kwargs, match):
     args = dict(dataset="mnist", quiet=True, download=False) | kwargs  # the others fail before any data is read

@@ -176,7 +176,7 @@ def test_lookup_order(isolated, monkeypatch):
 
 
 LOOKUP_ORDER = ["--data-dir", "$INVARIANCE_DATA", "dataset-fashion-mnist", "genuine-invariance", "downloaded",
-                "from empirical.download import locate"]
+                "python -m empirical.download"]
 
 
 def test_missing_data_dir_raises_even_when_the_variable_is_set(isolated, monkeypatch, server):
