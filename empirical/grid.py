@@ -8,14 +8,30 @@ through, so the same grid serves any registered architecture.
 
 from __future__ import annotations
 
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, TypeVar
 
 from empirical.experiment import Context
 from empirical.invariance import INVARIANCE_FORMS
 from empirical.training import RunConfig
 from empirical.tuning import tune_nu
 
-__all__ = ["model_configs", "variants"]
+__all__ = ["model_configs", "variants", "concurrently"]
+
+T = TypeVar("T")
+
+
+def concurrently(ctx: Context, items: tuple, fn: Callable[[Any], T]) -> list[T]:
+    """``fn(item)`` for every item (group, form), results in order; one thread per item when stacks train on an
+    executor, else one after another.
+
+    A ν search trains one run at a time, so with workers the searches of the groups and forms must run
+    side by side for the workers to have stacks to share.
+    """
+    if ctx.executor is None or len(items) < 2:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(len(items)) as pool:
+        return list(pool.map(fn, items))
 
 
 def model_configs(ctx: Context, group: str, dataset: str = "mnist", **fields: Any
@@ -37,7 +53,7 @@ def variants(ctx: Context, group: str, forms: tuple[str, ...] = INVARIANCE_FORMS
     """Figure 5's runs of one group, {"DA": [...], "IR-<form>": [...]} one config per seed, and the nu tunings."""
     seeds = range(ctx.scale.seeds)
     out = {"DA": [ctx.config(group=group, model="DA", seed=s, **fields) for s in seeds]}
-    tunings = [tune_nu(ctx, group, form, **fields) for form in forms]
+    tunings = concurrently(ctx, tuple(forms), lambda form: tune_nu(ctx, group, form, **fields))
     for form, tuned in zip(forms, tunings):
         out[f"IR-{form}"] = [ctx.config(group=group, model="IR", form=form, nu=tuned["chosen_nu"], seed=s, **fields)
                              for s in seeds]

@@ -20,7 +20,7 @@ from empirical.invariance import INVARIANCE_FORMS
 from empirical.numbers import fmt
 from empirical.store import merged_output
 from empirical.training import provenance
-from empirical.grid import variants
+from empirical.grid import concurrently, variants
 
 __all__ = ["spectral", "main"]
 
@@ -30,11 +30,11 @@ def spectral(ctx: Context, groups: tuple[str, ...] = ("R4", "T3"), forms: tuple[
     """Train (or load) DA and every tuned IR form per group; sigma_max(J), accuracy and SI over seeds."""
     out: dict[str, Any] = {"scale": vars(ctx.scale), "scale_tag": scale_tag(ctx.scale), "device": str(ctx.device),
                            "provenance": provenance(ctx.device), "rows": [], "tuning": []}
-    for group in groups:
+    def one(group: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         variants_, tunings = variants(ctx, group, forms)
-        out["tuning"] += tunings
         results = train_all(ctx, [c for runs in variants_.values() for c in runs])
         by_key = {r.config.key(): r for r in results}
+        rows = []
         for label, runs in variants_.items():
             ok = [by_key[c.key()] for c in runs if not by_key[c.key()].failed]
             evals = [evaluate(ctx, r) for r in ok]
@@ -44,7 +44,12 @@ def spectral(ctx: Context, groups: tuple[str, ...] = ("R4", "T3"), forms: tuple[
             for m in ("sigma_max_J", "acc", "SI", "LI", "DI", "NLI"):
                 row[m] = list(mean_std(e[m] for e in evals)) if evals else [float("nan")] * 2
             row["per_seed_sigma_max_J"] = [e["sigma_max_J"] for e in evals]
-            out["rows"].append(row)
+            rows.append(row)
+        return tunings, rows
+
+    for tunings, rows in concurrently(ctx, tuple(groups), one):
+        out["tuning"] += tunings
+        out["rows"] += rows
     return out
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from empirical.experiment import Context, add_arguments, command, evaluate, mean_std, parse_context, scale_tag
 from empirical.experiment import train_all, write_text
-from empirical.grid import model_configs
+from empirical.grid import model_configs, concurrently
 from empirical.groups import group_names
 from empirical.store import merged_output
 from empirical.tables import METRICS, paper_row, to_markdown
@@ -31,11 +31,11 @@ def table1(ctx: Context, groups: tuple[str, ...] = ("R4", "T3")) -> dict[str, An
     """Train (or load) every Table 1 run and aggregate its test metrics over seeds."""
     out: dict[str, Any] = {"scale": vars(ctx.scale), "scale_tag": scale_tag(ctx.scale), "device": str(ctx.device),
                            "provenance": provenance(ctx.device), "rows": [], "tuning": []}
-    for group in groups:
+    def one(group: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         cfgs, tuned = model_configs(ctx, group)
-        out["tuning"].append(tuned)
         results = train_all(ctx, [c for runs in cfgs.values() for c in runs])
         by_key = {r.config.key(): r for r in results}
+        rows = []
         for model, runs in cfgs.items():
             ok = [c for c in runs if not by_key[c.key()].failed]
             evals = [evaluate(ctx, by_key[c.key()]) for c in ok]
@@ -45,7 +45,12 @@ def table1(ctx: Context, groups: tuple[str, ...] = ("R4", "T3")) -> dict[str, An
                 scale = 100.0 if m == "acc" else 1.0
                 row[m] = list(mean_std(e[m] * scale for e in evals)) if evals else None
             row["per_seed"] = [{k: e[k] for k in ("acc", "LI", "DI", "NLI", "SI", "sigma_max_J")} for e in evals]
-            out["rows"].append(row)
+            rows.append(row)
+        return tuned, rows
+
+    for tuned, rows in concurrently(ctx, groups, one):
+        out["tuning"].append(tuned)
+        out["rows"] += rows
     return out
 
 
