@@ -41,7 +41,7 @@ from empirical.training import (RunConfig, RunResult, TrainData, build_network, 
 
 __all__ = [
     "Scale", "FULL", "QUICK", "scale_tag", "add_arguments", "UsageError", "Context", "context_from_args",
-    "default_context", "part_scales",
+    "default_context", "part_scales", "output_scale_tag",
     "parse_context", "command", "dataset_for", "train_all", "train_data", "build_model", "evaluate",
     "cached_evaluation", "write_json",
     "write_text", "mean_std", "PAPER_OUT",
@@ -85,6 +85,16 @@ def part_scales(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The scale and device of each part of a bridge result (older files: the top-level scale for every part)."""
     return result.get("part_scales") or {p: {**result.get("scale", {}), "device": result.get("device")}
                                          for p in result.get("parts", [])}
+
+
+def output_scale_tag(doc: dict[str, Any]) -> str:
+    """The scale tag an output JSON records, or the one its 'scale' fields give (files from before the tag); '?'."""
+    if doc.get("scale_tag"):
+        return doc["scale_tag"]
+    try:
+        return scale_tag(Scale(**doc["scale"]))
+    except (KeyError, TypeError):
+        return "?"
 
 
 def _positive_int(text: str) -> int:

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from empirical.experiment import output_scale_tag
 from empirical.store import write_text
 from empirical.training import ENGINE
 from empirical.tuning import tuning_note
@@ -360,7 +361,7 @@ def provenance_lines(data: dict[str, Any]) -> list[str]:
         made_by = engine if engine else "before provenance was recorded"
         old = "" if engine == ENGINE else (f" **made by an older engine ({made_by}; current {ENGINE}): rerun "
                                            f"`{COMMANDS[name]}` to refresh**")
-        lines.append(f"- `{OUTPUTS[name]}`: scale {d.get('scale_tag', '?')}, code {prov.get('code', '?')}, torch "
+        lines.append(f"- `{OUTPUTS[name]}`: scale {output_scale_tag(d)}, code {prov.get('code', '?')}, torch "
                      f"{prov.get('torch', '?')}, device {prov.get('device', d.get('device', '?'))}{old}.")
     return lines
 

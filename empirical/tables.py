@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from empirical.experiment import output_scale_tag
 from empirical.numbers import fmt
 from empirical.training import MODELS
 from empirical.tuning import tuning_note
@@ -43,7 +44,7 @@ def to_markdown(table: dict[str, Any]) -> str:
         cells = [f"{_cell(m, row[m])} ({_cell(m, paper.get(m))})" for m in METRICS]
         lines.append(f"| {row['group']} | {row['model']} | {row['nu'] or '-'} | " + " | ".join(cells) + " |")
     s = table["scale"]
-    lines += ["", f"Scale: **{table.get('scale_tag', '?')}**. Ours (paper) as mean ± std over {s['seeds']} seeds; "
+    lines += ["", f"Scale: **{output_scale_tag(table)}**. Ours (paper) as mean ± std over {s['seeds']} seeds; "
               f"{s['epochs']} epochs, {s['n_train']} training samples, metrics on {s['n_test']} test samples "
               f"(SI on the first {s['n_saliency']}), device {table['device']}; '-': the paper has no such row."]
     for row in table["rows"]:
