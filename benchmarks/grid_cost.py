@@ -43,11 +43,30 @@ def grid_runs(out: Path) -> Counter:
     return Counter((g, k) for g, k, *_ in runs)
 
 
-def epoch_seconds(group: str, model: str, epochs: int = 2) -> float:
+def beyond_runs(groups=("R4", "T3", "D4", "F2"), archs=("mlp", "cnn"), seeds: int = 4) -> Counter:
+    """The runs the 'beyond the paper' grid needs, by (arch, group, kind), with ν sweeps as long as the paper's.
+
+    Per arch x group: WT, DA, IR-LI x seeds, plus a 4-point LI sweep (as measured for R4 and T3) of which one
+    point is the chosen run's seed 0; for the CNN on R4 also IR-DI and IR-NLI x seeds with 4- and 10-point sweeps.
+    """
+    runs: Counter = Counter()
+    for arch in archs:
+        for g in groups:
+            runs[(arch, g, "WT")] += seeds
+            runs[(arch, g, "DA")] += seeds
+            runs[(arch, g, "IR")] += seeds + 4 - 1
+    if "cnn" in archs and "R4" in groups:
+        runs[("cnn", "R4", "IR")] += (seeds + 4 - 1) + (seeds + 10 - 1)
+    return runs
+
+
+def epoch_seconds(group: str, model: str, epochs: int = 2, arch: str = "mlp") -> float:
     """Seconds per training epoch of one full-scale run on one thread (median of ``epochs`` epochs, 1st dropped)."""
     ds = transforming("mnist", group, 0, n_train=10_000, n_val=2_000, n_test=100, quiet=True)
     data = train_data(ds, "cpu")
     kw = {"form": "LI", "nu": 1.0} if model == "IR" else {}
+    if arch != "mlp":
+        kw["arch"] = arch
     cfg = RunConfig(group=group, model=model, epochs=epochs + 1, n_test=100, **kw)
     marks = []
     train_stack([cfg], data, image_group(group), progress=lambda n: marks.append(time.perf_counter()))
@@ -58,8 +77,19 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "paper_figures"))
     p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--beyond", action="store_true", help="project the beyond-the-paper grid (mlp, cnn x R4 T3 D4 F2)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
+    if args.beyond:
+        total = 0.0
+        for (arch, group, kind), n in sorted(beyond_runs().items()):
+            sec = epoch_seconds(group, kind, arch=arch)
+            hours = n * args.epochs * sec / 3600
+            total += hours
+            print(f"{arch} {group} {kind}: {n} runs x {args.epochs} epochs x {sec:.2f} s/epoch = {hours:.2f} core-hours")
+        print(f"beyond grid: {sum(beyond_runs().values())} runs, {total:.2f} core-hours of training at {args.epochs} "
+              "epochs (the mlp's R4 and T3 runs are the paper grid's, already counted there)")
+        return 0
     counts = grid_runs(Path(args.out))
     total = 0.0
     for (group, kind), n in sorted(counts.items()):

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from empirical.beyond_claims import beyond_findings
 from empirical.experiment import output_scale_tag
 from empirical.store import write_text
 from empirical.training import ENGINE
@@ -445,7 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     head = out / "README.head.md"
     write_text(readme_markdown(data, paper, bridge, head.read_text() if head.exists() else "# Results"),
                out / "README.md")
-    write_text(claims_markdown(paper + bridge + theory, data), out / "CLAIMS.md")
+    beyond = [Finding(*f) for f in beyond_findings(out)]
+    write_text(claims_markdown(paper + bridge + theory + beyond, data), out / "CLAIMS.md")
     return 0
 
 

@@ -102,3 +102,25 @@ def test_provenance_names_outputs_of_an_older_engine():
     assert "older engine" not in lines["table1"] and "code abc" in lines["table1"]
     assert "older engine (before provenance was recorded" in lines["drift"]
     assert f"older engine ({ENGINE - 1}" in lines["spectral"] and "scale quick" in lines["spectral"]
+
+
+def test_beyond_claims_are_not_measured_until_their_outputs_exist_then_judged(tmp_path):
+    from empirical.beyond_claims import beyond_findings
+
+    assert {f[3] for f in beyond_findings(tmp_path)} == {"not measured"}
+    rows = []
+    for g, da_si in (("R4", 0.4), ("D4", 0.3)):
+        for m, li, si, acc in (("WT", 0.0, 1.0, 95.0), ("DA", 100.0, da_si, 94.0), ("IR", 0.05, 0.95, 90.0)):
+            rows.append({"group": g, "model": m, "LI": [li, 0], "SI": [si, 0], "acc": [acc, 0]})
+    (tmp_path / "beyond").mkdir()
+    (tmp_path / "beyond" / "table1_cnn.json").write_text(json.dumps({"rows": rows}))
+    spec = [{"group": "R4", "model": m, "sigma_max_J": [v, 0]} for m, v in
+            (("DA", 10.0), ("IR-LI", 4.0), ("IR-DI", 12.0), ("IR-NLI", 5.0))]
+    (tmp_path / "beyond" / "fig5_spectral_cnn.json").write_text(json.dumps({"rows": spec}))
+    found = {f[0]: f for f in beyond_findings(tmp_path)}
+    assert found["beyond_cnn_da_not_genuine"][3] == "holds"
+    assert found["beyond_cnn_ir_like_wt"][3] == "holds" and "accuracy cost 5.0 points below WT" in \
+        found["beyond_cnn_ir_like_wt"][4]
+    assert found["beyond_cnn_ir_lowers_sigma"][3] == "holds only for IR-LI, IR-NLI"
+    assert found["beyond_da_si_falls_with_group_size"][3] == "holds"
+    assert found["beyond_wt_accuracy_upper_bound"][3] == "holds"
