@@ -32,7 +32,7 @@ from empirical.data import TransformingDataset, transforming
 from empirical.image_groups import image_group
 from empirical.invariance import INVARIANCE_FORMS, invariance_from_logits, orbit_logits
 from empirical.sensitivity import jacobian_sigma_max
-from empirical.download import DataError, check_data_dir
+from empirical.download import FILES, DataError, accepted_sha256, candidate_dirs, check_data_dir, find_file
 from empirical.executors import EXECUTORS, WorkerDied, make_executor, run_jobs
 from empirical.store import (StoreError, check_writable, clean_orphans, entry_lock, load_json, save_json, write_json,
                              write_text)
@@ -192,8 +192,6 @@ def context_from_args(args: argparse.Namespace) -> Context:
         scale = replace(scale, epochs=args.epochs)
     if args.seeds is not None:
         scale = replace(scale, seeds=args.seeds)
-    if scale.epochs < 1 or scale.seeds < 1:
-        raise UsageError("--epochs and --seeds must be at least 1")
     device = _device(args.device)
     try:
         check_data_dir(args.data_dir)
@@ -223,8 +221,6 @@ def context_from_args(args: argparse.Namespace) -> Context:
 def _data_tag(data_dir: str | None) -> str:
     """'' for the official data; for a declared subset (a folder whose SHA256SUMS lists other digests, such as
     the test fixture) 'data-<hash of those digests>'."""
-    from empirical.download import FILES, accepted_sha256, candidate_dirs, find_file
-
     extra: list[str] = []
     for dataset in ("mnist", "fashion-mnist"):
         folder = next((f for f in candidate_dirs(dataset, data_dir) if find_file(f, FILES[0])), None)
@@ -308,17 +304,15 @@ def _train_locked(ctx: Context, configs: list[RunConfig], bar) -> dict[RunConfig
         tag = hashlib.sha256("".join(c.key() for c in stack).encode()).hexdigest()[:16]
         ckpt = ctx.cache_dir / f"stack-{tag}.ckpt"
         with _threads(1 if exact else torch.get_num_threads()):  # one thread: the bits do not depend on the machine
-                results = train_stack(stack, data, image_group(c0.group), progress=bar.update, checkpoint=ckpt,
+            results = train_stack(stack, data, image_group(c0.group), progress=bar.update, checkpoint=ckpt,
                                   checkpoint_seconds=ctx.checkpoint_seconds)
         for res in results:
             save_result(res, ctx.cache_dir)
             done[res.config] = res
             c = res.config
-            log.info("trained run %s (%s%s %s seed %d) in %.1f s", c.key(), c.model, f"-{c.form} nu={c.nu:g}" if
-                     c.form else "", c.group, c.seed, res.seconds)
-            if res.failed:
-                log.warning("run %s (%s %s %s nu=%g seed %d) failed: %s", res.config.key(), res.config.model,
-                            res.config.form, res.config.group, res.config.nu, res.config.seed, res.failed)
+            log.log(logging.WARNING if res.failed else logging.INFO, "trained run %s (%s%s %s seed %d) in %.1f s%s",
+                    c.key(), c.model, f"-{c.form} nu={c.nu:g}" if c.form else "", c.group, c.seed, res.seconds,
+                    f": FAILED, {res.failed}" if res.failed else "")
         ckpt.unlink(missing_ok=True)
     return done
 
