@@ -1,8 +1,9 @@
 """Beyond the paper: its findings asked of a CNN and of larger groups, each with a criterion fixed before the runs.
 
 The outputs live in ``paper_figures/beyond/``: ``table1.json`` (mlp) and ``table1_cnn.json`` (cnn) over
-R4, T3, D4, F2, and ``fig5_spectral_cnn.json`` (the CNN's Figure 5 on R4). The criteria below were
-committed before any of those outputs existed; a claim whose outputs are absent is 'not measured'.
+R4, T3, D4, F2, and ``fig5_spectral_cnn.json`` (the CNN's Figure 5 on R4), all written by
+``python -m empirical.beyond``. The criteria below were committed before any of those outputs existed; a
+claim whose outputs are absent is 'not measured'. :func:`beyond_markdown` is the README section on them.
 """
 
 from __future__ import annotations
@@ -11,14 +12,22 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["BEYOND", "COMMANDS", "beyond_findings"]
+from empirical.numbers import fmt
+from empirical.verdicts import judge
+
+__all__ = ["BEYOND", "COMMANDS", "DRIVER", "SALIENCY_FIGURE", "beyond_findings", "beyond_markdown"]
 
 BEYOND = "beyond"  # the sub-folder of the outputs folder
+# output stem -> the command that writes it (``empirical.beyond``'s steps are named by their output stems)
 COMMANDS = {
-    "table1_cnn": "python -m empirical.table1 --arch cnn --groups R4 T3 D4 F2 --out paper_figures/beyond",
-    "table1": "python -m empirical.table1 --groups R4 T3 D4 F2 --out paper_figures/beyond",
-    "fig5_spectral_cnn": "python -m empirical.spectral --arch cnn --groups R4 --out paper_figures/beyond",
+    "table1_cnn": "python -m empirical.beyond --only table1_cnn",
+    "table1": "python -m empirical.beyond --only table1",
+    "fig5_spectral_cnn": "python -m empirical.beyond --only fig5_spectral_cnn",
 }
+DRIVER = "python -m empirical.beyond"  # regenerates every output of the folder
+SALIENCY = "fig3_saliency_cnn"  # its JSON; its D4 figure is SALIENCY_FIGURE (empirical.saliency.figure_path)
+SALIENCY_FIGURE = "fig3_saliency_cnn_D4.png"
+ARCH_TABLES = {"mlp": "table1", "cnn": "table1_cnn"}
 
 
 def _load(folder: Path) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
@@ -35,15 +44,10 @@ def _m(row: dict[str, Any], key: str) -> float:
     return float(row[key][0])
 
 
-def _judge(pred: dict[str, bool]) -> str:
-    ok = [k for k, v in pred.items() if v]
-    return "holds" if len(ok) == len(pred) else ("fails" if not ok else f"holds only for {', '.join(ok)}")
-
-
 def _per_group(rows, test: Callable[[dict, str], tuple[bool, str]]) -> tuple[str, str]:
     groups = sorted({g for g, _ in rows})
     res = {g: test(rows, g) for g in groups}
-    return _judge({g: ok for g, (ok, _) in res.items()}), "; ".join(f"{g}: {e}" for g, (_, e) in res.items())
+    return judge({g: ok for g, (ok, _) in res.items()}), "; ".join(f"{g}: {e}" for g, (_, e) in res.items())
 
 
 def _da_not_genuine(r, g):
@@ -83,7 +87,7 @@ def beyond_findings(out: Path) -> list[tuple[str, str, str, str, str, str]]:
     def sigma(s):
         da = _m(s[("R4", "DA")], "sigma_max_J")
         forms = {m: _m(row, "sigma_max_J") for (g, m), row in s.items() if g == "R4" and m.startswith("IR-")}
-        return _judge({m: v < da for m, v in forms.items()}), f"R4 sigma_max(J): DA {da:.3g}; " + ", ".join(
+        return judge({m: v < da for m, v in forms.items()}), f"R4 sigma_max(J): DA {da:.3g}; " + ", ".join(
             f"{m} {v:.3g}" for m, v in forms.items())
 
     rows.append(("beyond_cnn_ir_lowers_sigma", "Sec. 4.4 for a CNN",
@@ -94,19 +98,107 @@ def beyond_findings(out: Path) -> list[tuple[str, str, str, str, str, str]]:
         res = {arch: (_m(t[("D4", "DA")], "SI") < _m(t[("R4", "DA")], "SI"),
                       f"{arch}: DA SI D4 {_m(t[('D4', 'DA')], 'SI'):.2f} vs R4 {_m(t[('R4', 'DA')], 'SI'):.2f}")
                for arch, t in tables.items()}
-        return _judge({a: ok for a, (ok, _) in res.items()}), "; ".join(e for _, e in res.values())
+        return judge({a: ok for a, (ok, _) in res.items()}), "; ".join(e for _, e in res.values())
 
     tables = {a: t for a, t in (("mlp", mlp), ("cnn", cnn)) if t}
     rows.append(("beyond_da_si_falls_with_group_size", "suite",
                  "For the larger group (D4, 8 elements, containing R4) DA's SI is lower than for R4 (per architecture).",
-                 larger_group(tables) if tables else None, COMMANDS["table1_cnn"] + "; " + COMMANDS["table1"]))
+                 larger_group(both) if (both := {a: t for a, t in tables.items()  # tables with both groups
+                                                 if ("D4", "DA") in t and ("R4", "DA") in t}) else None,
+                 COMMANDS["table1_cnn"] + "; " + COMMANDS["table1"]))
 
     def upper(tables):
         res = {a: _per_group(t, _wt_upper_bound) for a, t in tables.items()}
-        return _judge({a: v == "holds" for a, (v, _) in res.items()}), " | ".join(
+        return judge({a: v == "holds" for a, (v, _) in res.items()}), " | ".join(
             f"{a}: {v}; {e}" for a, (v, e) in res.items())
 
     rows.append(("beyond_wt_accuracy_upper_bound", "Sec. 4.2 beyond",
                  "WT has the highest accuracy of WT, DA, IR for every architecture x group.",
                  upper(tables) if tables else None, COMMANDS["table1_cnn"] + "; " + COMMANDS["table1"]))
     return [(cid, src, st, *(res or ("not measured", f"run `{cmd}` first")), cmd) for cid, src, st, res, cmd in rows]
+
+
+def _doc(folder: Path, stem: str) -> dict[str, Any] | None:
+    path = folder / f"{stem}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _ms(value: list[float] | None, spec: str = ".3g", scale: float = 1.0) -> str:
+    """'mean ± std' of a (mean, std) pair with ``spec``; '-' when absent (every seed failed)."""
+    if value is None:
+        return "-"
+    if spec == "fmt":  # fixed decimals (SI lies in [0, 1])
+        return f"{fmt(value[0], 3)} ± {fmt(value[1], 3)}"
+    return f"{scale * value[0]:{spec}} ± {scale * value[1]:{spec}}"
+
+
+def _nu(nu: float | None) -> str:
+    return f"{nu:g}" if nu else "-"
+
+
+def _scale_line(name: str, doc: dict[str, Any]) -> str:
+    from empirical.experiment import output_scale_tag
+
+    s = doc.get("scale", {})
+    return (f"- `{name}`: scale **{output_scale_tag(doc)}**, {s.get('epochs')} epochs, {s.get('n_train')} training "
+            f"images, {s.get('seeds')} seed(s), metrics on {s.get('n_test')} test samples (SI on the first "
+            f"{s.get('n_saliency')}, sigma_max(J) on the first {s.get('n_jacobian')})")
+
+
+def beyond_markdown(out: Path) -> str:
+    """README section 'Beyond the paper' from the outputs in ``out/beyond`` (links relative to ``out``): the scale,
+    Table 1 per architecture x group, the CNN's Figure 5 rows, the figures and the verdicts."""
+    from empirical.tuning import tuning_note
+
+    folder = Path(out) / BEYOND
+    head = [f"## Beyond the paper (`{DRIVER}`)", ""]
+    tables = {a: d for a, stem in ARCH_TABLES.items() if (d := _doc(folder, stem)) is not None}
+    spec, sal, cmp_ = _doc(folder, "fig5_spectral_cnn"), _doc(folder, SALIENCY), _doc(folder, "beyond")
+    if not tables and spec is None:
+        return "\n".join(head + [f"Not measured yet: run `{DRIVER}` (outputs in `{BEYOND}/`).", ""])
+    lines = head + ["Does genuine invariance emerge without weight tying in a CNN too, and for larger groups "
+                    "(D4: the 8 symmetries of the square; F2: the horizontal flip)? Table 1's models (WT, DA, IR with "
+                    "LI, nu tuned to validation SI >= 0.95) for the paper's mlp and a CNN, the CNN's Figure 5 on R4 "
+                    "and its saliency orbits on D4; Transforming-MNIST. Every number below is read from the JSON "
+                    f"outputs in `{BEYOND}/`.", "", "Scale of each output:", ""]
+    for name, doc in [*((f"{ARCH_TABLES[a]}.json", d) for a, d in tables.items()),
+                      ("fig5_spectral_cnn.json", spec), (f"{SALIENCY}.json", sal), ("beyond.json", cmp_)]:
+        if doc is not None:
+            lines.append(_scale_line(name, doc) + ".")
+    if tables:
+        lines += ["", "Table 1 per architecture x group (test split; mean ± std over seeds):", "",
+                  "| arch | G | model | nu | acc (%) | LI ⇓ | DI ⇓ | SI ⇑ | sigma_max(J) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for arch, doc in tables.items():
+            for r in doc["rows"]:
+                lines.append(f"| {arch} | {r['group']} | {r['model']} | {_nu(r['nu'])} | {_ms(r['acc'], '.1f')} | "
+                             f"{_ms(r['LI'])} | {_ms(r['DI'])} | {_ms(r['SI'], 'fmt')} | {_ms(r.get('sigma_max_J'))} |")
+        for arch, doc in tables.items():
+            lines += [f"- {arch} {r['group']} {r['model']} seed {f['seed']} FAILED and is left out: {f['reason']}."
+                      for r in doc["rows"] for f in r.get("failed", [])]
+            lines += [f"- {arch}: {tuning_note(t)}" for t in doc.get("tuning", [])]
+    if spec is not None:
+        lines += ["", "The CNN's Figure 5 (every IR form tuned to validation SI >= 0.95; test split):", "",
+                  "| G | model | nu | acc (%) | SI ⇑ | LI ⇓ | sigma_max(J) |", "|---|---|---|---|---|---|---|"]
+        for r in spec["rows"]:
+            lines.append(f"| {r['group']} | {r['model']} | {_nu(r['nu'])} | {_ms(r['acc'], '.1f', 100.0)} | "
+                         f"{_ms(r['SI'], 'fmt')} | {_ms(r['LI'])} | {_ms(r['sigma_max_J'])} |")
+        listed = {(t["group"], t["form"]) for t in tables.get("cnn", {}).get("tuning", [])}
+        lines += [f"- cnn: {tuning_note(t)}" for t in spec.get("tuning", []) if (t["group"], t["form"]) not in listed]
+        lines += ["", f"![the CNN's Figure 5]({BEYOND}/fig5_spectral_cnn.png)"]
+    if cmp_ is not None:
+        lines += ["", "DA against IR (WT for reference) for every architecture x group, SI and sigma_max(J):", "",
+                  f"![beyond the paper: SI and sigma_max(J)]({BEYOND}/beyond.png)"]
+    if sal is not None and (folder / SALIENCY_FIGURE).exists():
+        fig = next((f for f in sal["figures"] if f["group"] == "D4"), None)
+        if fig is not None:
+            si = ", ".join(f"{m} {sum(v) / len(v):.2f}" for m, v in fig["SI"].items())
+            lines += ["", f"The CNN's saliency maps over the D4 orbit, realigned (Figure 3's form; seed 0, IR at nu = "
+                          f"{fig['nu']:g}; mean SI of the {len(fig['labels'])} samples shown: {si}):", "",
+                      f"![the CNN's realigned saliency orbits on D4]({BEYOND}/{SALIENCY_FIGURE})"]
+    lines += ["", "The claims, each with a criterion fixed before the runs:", "",
+              "| claim | source | verdict | evidence |", "|---|---|---|---|"]
+    for _, source, statement, verdict, evidence, _ in beyond_findings(Path(out)):
+        cells = [statement, source, f"**{verdict}**", evidence]
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(lines) + "\n"

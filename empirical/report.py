@@ -2,7 +2,8 @@
 
     python -m empirical.report [--out paper_figures] [--cases 50] [--deep-cases 10]
 
-Reads table1.json, fig4_drift.json, fig5_spectral.json, fig3_saliency.json and bridge.json from
+Reads table1.json, fig4_drift.json, fig5_spectral.json, fig3_saliency.json, fig1_saliency_orbit.json,
+fig2_latent.json and bridge.json from
 ``--out`` (written by the experiment commands) and re-runs the theory checks of
 ``theory.claims.check_all`` (seconds). Each claim has a written criterion, so a verdict is
 computed from the numbers, never typed in; a claim whose numbers are missing is "not measured".
@@ -18,20 +19,25 @@ from typing import Any, Callable
 
 import numpy as np
 
-from empirical.beyond_claims import beyond_findings
+from empirical.beyond_claims import beyond_findings, beyond_markdown
 from empirical.experiment import output_scale_tag
+from empirical.latent_claims import STATEMENT as LATENT_STATEMENT
+from empirical.latent_claims import latent_markdown, latent_verdict
 from empirical.store import write_text
 from empirical.training import ENGINE
 from empirical.tuning import tuning_note
+from empirical.verdicts import judge
 
 __all__ = ["Finding", "load_outputs", "paper_findings", "bridge_findings", "theory_findings", "claims_markdown",
            "readme_markdown", "provenance_lines", "main"]
 
 OUTPUTS = {"table1": "table1.json", "drift": "fig4_drift.json", "spectral": "fig5_spectral.json",
-           "saliency": "fig3_saliency.json", "bridge": "bridge.json"}
+           "saliency": "fig3_saliency.json", "bridge": "bridge.json", "figure1": "fig1_saliency_orbit.json",
+           "latent": "fig2_latent.json"}
 COMMANDS = {"table1": "python -m empirical.table1", "drift": "python -m empirical.drift",
             "spectral": "python -m empirical.spectral", "saliency": "python -m empirical.saliency",
-            "bridge": "python -m empirical.bridge", "theory": "python -m theory.flow_demo"}
+            "bridge": "python -m empirical.bridge", "theory": "python -m theory.flow_demo",
+            "figure1": "python -m empirical.figure1", "latent": "python -m empirical.latent"}
 
 
 @dataclass(frozen=True)
@@ -59,14 +65,6 @@ def _groups(rows) -> list[str]:
     return sorted({g for g, _ in rows})
 
 
-def _judge(pred: dict[str, bool]) -> str:
-    """'holds' when every group satisfies the criterion, 'fails' when none does, else 'holds only for <groups>'."""
-    ok = [g for g, v in pred.items() if v]
-    if len(ok) == len(pred):
-        return "holds"
-    return "fails" if not ok else f"holds only for {', '.join(ok)}"
-
-
 def _m(row: dict[str, Any], key: str) -> float:
     return float(row[key][0])
 
@@ -81,7 +79,7 @@ def _table1_rules() -> list[tuple[str, str, str, Rule]]:
             if not rows:
                 return None
             res = {g: test(rows, g) for g in _groups(rows)}
-            return _judge({g: ok for g, (ok, _) in res.items()}), "; ".join(f"{g}: {e}" for g, (_, e) in res.items())
+            return judge({g: ok for g, (ok, _) in res.items()}), "; ".join(f"{g}: {e}" for g, (_, e) in res.items())
         return rule
 
     def wt_best(r, g):
@@ -133,7 +131,7 @@ def _drift_rules() -> list[tuple[str, str, str, Rule]]:
             if not c:
                 return None
             res = {g: test(c, g, data["drift"]["betas"]) for g in _groups(c)}
-            return _judge({g: ok for g, (ok, _) in res.items()}), "; ".join(f"{g}: {e}" for g, (_, e) in res.items())
+            return judge({g: ok for g, (ok, _) in res.items()}), "; ".join(f"{g}: {e}" for g, (_, e) in res.items())
         return rule
 
     def da_collapses(c, g, betas):
@@ -180,7 +178,7 @@ def _spectral_rules() -> list[tuple[str, str, str, Rule]]:
             missed = "".join(f"; {t['group']} IR-{t['form']} never reached validation SI {t['target_SI']:g} on its "
                              f"grid (best {max(r['SI'] for r in t['sweep']):.3f} at nu = {t['chosen_nu']:g})"
                              for t in data["spectral"].get("tuning", []) if not t.get("reached", True))
-            return _judge({g: ok for g, (ok, _) in res.items()}), "; ".join(
+            return judge({g: ok for g, (ok, _) in res.items()}), "; ".join(
                 f"{g}: {e}" for g, (_, e) in res.items()) + missed
         return rule
 
@@ -225,17 +223,20 @@ def _saliency_rules() -> list[tuple[str, str, str, Rule]]:
         means = {f["group"]: (float(np.mean(f["SI"]["DA"])), float(np.mean(f["SI"]["IR"])), len(f["SI"]["DA"]))
                  for f in figs}
         ok = {g: ir > da for g, (da, ir, _) in means.items()}
-        return _judge(ok), "; ".join(f"{g}, {n} samples: mean SI of the realigned maps DA {da:.2f}, IR {ir:.2f}"
+        return judge(ok), "; ".join(f"{g}, {n} samples: mean SI of the realigned maps DA {da:.2f}, IR {ir:.2f}"
                                      for g, (da, ir, n) in means.items())
 
     return [("ir_saliency_aligned", "§4.2, Fig. 3", "Realigned saliency maps over the orbit agree for IR but not for "
              "DA (Figure 3).", rule)]
 
 
+def _latent_rules() -> list[tuple[str, str, str, Rule]]:
+    """Figure 2's claim, judged by ``empirical.latent_claims`` on fig2_latent.json."""
+    return [("fig2_latent_orbits_far_apart", "§4.2, Fig. 2", LATENT_STATEMENT,
+             lambda data: latent_verdict(data["latent"]) if "latent" in data else None)]
+
+
 NOT_MEASURED = [
-    Finding("fig2_latent_orbits_far_apart", "§4.2, Fig. 2", "In the DA model's penultimate layer (t-SNE), different "
-            "orientations of one sample land far apart, though within their class.", "not measured",
-            "the suite has no t-SNE / latent-space experiment", "-"),
     Finding("small_init_restricts_sensitivity", "§3.3", "Initialization routines (Glorot, He) give a small "
             "||W(0)||_2, further restricting the sensitivity when optimizing for low invariance.", "not measured",
             "a remark, not a result; the deep-linear bound in THEORY.md is the suite's version of it", "-"),
@@ -246,7 +247,7 @@ def paper_findings(data: dict[str, Any]) -> list[Finding]:
     """The paper's empirical claims (abstract, §3.3, §4.2-4.4), each judged on our runs."""
     out = list(NOT_MEASURED)
     for rules, cmd in ((_table1_rules(), "table1"), (_drift_rules(), "drift"), (_spectral_rules(), "spectral"),
-                       (_saliency_rules(), "saliency")):
+                       (_saliency_rules(), "saliency"), (_latent_rules(), "latent")):
         for cid, source, statement, rule in rules:
             res = rule(data)
             verdict, evidence = res if res else ("not measured", f"run `{COMMANDS[cmd]}` first")
@@ -268,7 +269,7 @@ def bridge_findings(data: dict[str, Any]) -> list[Finding]:
         reach = {g: d["limit"]["dist_W0Pi_to_W0PG_rel"] < 1e-6 for g, d in lin.items()}
         out.append(Finding(
             "bridge_linear_limit_is_weight_tied", "suite (issue 6.1)",
-            "A linear classifier under the pure LI flow on Transforming-MNIST converges to W(0) P_G.", _judge(reach),
+            "A linear classifier under the pure LI flow on Transforming-MNIST converges to W(0) P_G.", judge(reach),
             "; ".join(f"{g}: limit W(0)Pi, dim ker Sigma {d['subspace']['ker_dim']} vs dim Fix {d['subspace']['fixed_dim']}"
                       f", ||W(0)Pi - W(0)P_G||/||W(0)|| = {lim[g]['dist_W0Pi_to_W0PG_rel']:.3f}, invariant on the "
                       f"training orbits (LI ratio {lim[g]['W0Pi_train_LI_rel']:.1e})" for g, d in lin.items()), cmd))
@@ -277,7 +278,7 @@ def bridge_findings(data: dict[str, Any]) -> list[Finding]:
         out.append(Finding(
             "bridge_linear_training_follows_closed_form", "suite (issue 6.1)",
             "Training the linear classifier by SGD on LI alone follows the closed form W(0) expm(-Sigma t).",
-            _judge(follow), "; ".join(
+            judge(follow), "; ".join(
                 f"{g}: at tau = {d['pure_flow']['points'][-1]['tau']:.3g} distance to W(0)Pi "
                 f"{d['pure_flow']['points'][-1]['dist_W0Pi'][0]:.4f} (SGD) vs {d['pure_flow']['points'][-1]['closed_dist_W0Pi'][0]:.4f}"
                 f" (closed form)" for g, d in lin.items()), cmd))
@@ -313,7 +314,7 @@ def bridge_findings(data: dict[str, Any]) -> list[Finding]:
         out.append(Finding(
             "bridge_ir_shrinks_any_perturbation", "abstract, §3.3 (tested in issue 6.4)",
             "IR reduces the sensitivity to any input perturbation, not only the group's: sigma_max(J P_S) and "
-            "sigma_max(J P_perp) both fall below DA's (S = span{x - gx}).", _judge(both), "; ".join(
+            "sigma_max(J P_perp) both fall below DA's (S = span{x - gx}).", judge(both), "; ".join(
                 f"{g}: IR/DA in S {d['ratios']['IR/DA']['S']:.2f}, outside S {d['ratios']['IR/DA']['perp']:.2f}"
                 for g, d in sub.items()), cmd))
     return out
@@ -380,8 +381,10 @@ def bridge_scales(b: dict[str, Any]) -> str:
     return "; ".join(f"{p}: {scale_text(sc, sc.get('device'))}" for p, sc in part_scales(b).items())
 
 
-def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Finding], readme_head: str) -> str:
-    """paper_figures/README.md: the hand-written head, then the measured tables and the claim verdicts."""
+def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Finding], readme_head: str,
+                    beyond: str = "") -> str:
+    """paper_figures/README.md: the hand-written head, the measured tables and claim verdicts, then ``beyond``
+    (the extension's section, ``beyond_claims.beyond_markdown``)."""
     from empirical.tables import to_markdown
 
     lines = [readme_head.rstrip(), ""]
@@ -415,6 +418,28 @@ def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Fin
                   "largest nu misses):", ""]
         lines += [f"- {tuning_note(t)}" for t in data["spectral"]["tuning"]]
         lines.append("")
+    if "figure1" in data:
+        lines += ["## Figure 1 (`python -m empirical.figure1`)", "",
+                  "Paper: a DA network learns a separate set of features per orientation (divergent saliency maps, "
+                  "left), weight-tying does not (right), while the predicted class distributions agree over the "
+                  "orbit; bottom row: the maps realigned to a common orientation.", "",
+                  "![Figure 1](fig1_saliency_orbit.png)", ""]
+        for f in data["figure1"].get("figures", []):
+            for name, m in f["models"].items():
+                lines.append(f"- {f['group']}, test sample {f['sample']} (class {f['label']}), {name}: SI "
+                             f"{m['SI']:.2f}; p(class {f['label']}) per orientation "
+                             + ", ".join(f"{p[f['label']]:.2f}" for p in m["probs"]) + "; predicted "
+                             + ", ".join(map(str, m["predicted"])))
+        lines.append("")
+    if "latent" in data:
+        lines += ["## Figure 2 (`python -m empirical.latent`)", "",
+                  "Paper: in a t-SNE of the DA model's penultimate layer, different orientations of one sample land "
+                  "far apart, though within their class.", "", "![Figure 2](fig2_latent.png)", "",
+                  "Measured in the representation space (mean ± std over seeds): orbit spread (mean distance between "
+                  "two orientations of a sample) over the mean distance to the nearest same-class / other-class sample "
+                  "of another orbit; the fraction of orientations whose nearest neighbour is in their own orbit; the "
+                  "fraction whose nearest other-orbit neighbour has their class.", "",
+                  *latent_markdown(data["latent"]), ""]
     if "saliency" in data:
         lines += ["## Figure 3 (`python -m empirical.saliency`)", "", "![Figure 3](fig3_saliency.png)", ""]
     lines += ["## The paper's claims on our runs", "", "| claim | source | verdict | evidence |", "|---|---|---|---|"]
@@ -426,6 +451,8 @@ def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Fin
         lines += [f"Scale of each part: {bridge_scales(data['bridge'])}.", ""]
     lines += ["| claim | verdict | evidence |", "|---|---|---|"]
     lines += [f"| {f.statement} | **{f.verdict}** | {f.evidence} |" for f in bridge]
+    if beyond:
+        lines += ["", beyond.rstrip()]
     lines += ["", "## Provenance", "", *provenance_lines(data)]
     lines += ["", "The full ledger, theory included: [CLAIMS.md](CLAIMS.md)."]
     return "\n".join(lines) + "\n"
@@ -444,8 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     paper, bridge = paper_findings(data), bridge_findings(data)
     theory = theory_findings(args.cases, args.deep_cases)
     head = out / "README.head.md"
-    write_text(readme_markdown(data, paper, bridge, head.read_text() if head.exists() else "# Results"),
-               out / "README.md")
+    write_text(readme_markdown(data, paper, bridge, head.read_text() if head.exists() else "# Results",
+                               beyond_markdown(out)), out / "README.md")
     beyond = [Finding(*f) for f in beyond_findings(out)]
     write_text(claims_markdown(paper + bridge + theory + beyond, data), out / "CLAIMS.md")
     return 0

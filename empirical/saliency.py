@@ -13,27 +13,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import torch
-
-from empirical.attribution import saliency_cosine, saliency_map
+from empirical.attribution import saliency_cosine
 from empirical.experiment import Context, add_arguments, build_model, command, dataset_for, parse_context, scale_tag
 from empirical.experiment import train_all
 from empirical.groups import group_names
-from empirical.image_groups import inverse_act, orbit
 from empirical.numbers import fmt
+from empirical.orbit_maps import realigned_maps
 from empirical.store import merged_output
 from empirical.training import provenance
 from empirical.grid import model_configs
 
-__all__ = ["realigned_maps", "saliency_figure", "main"]
-
-
-def realigned_maps(model, x: torch.Tensor, y: torch.Tensor, rep, baseline: float, steps: int) -> torch.Tensor:
-    """g^{-1} m_f(g x) for every g and sample, (N, |G|, H, W) (Eq. 3's aligned maps)."""
-    n, k = len(x), rep.order
-    xs = orbit(rep, x).flatten(0, 1)
-    m = saliency_map(model, xs, y.repeat(k), baseline=baseline, steps=steps).unflatten(0, (k, n))
-    return inverse_act(rep, m, torch.arange(k, device=x.device)[:, None]).transpose(0, 1)
+__all__ = ["saliency_figure", "main"]
 
 
 def saliency_figure(ctx: Context, group: str = "R4", samples: int = 4) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # The experiment commands (each writes outputs from the grid); reproduce runs them by name, importing none.
 COMMANDS = ("empirical.table1", "empirical.drift", "empirical.spectral", "empirical.saliency", "empirical.bridge",
-            "empirical.report", "empirical.reproduce")
+            "empirical.report", "empirical.reproduce", "empirical.beyond", "empirical.figure1", "empirical.latent")
 
 
 def module_file(name: str) -> Path | None:
