@@ -1,9 +1,9 @@
-"""Every experiment in one command: Table 1, Figures 5, 4 and 3, and the theory bridge (one run cache).
+"""Every experiment in one command: Table 1, Figures 5, 4, 3, 1 and 2, and the theory bridge (one run cache).
 
     python -m empirical.reproduce [--quick] [--device cuda] [--out DIR] [--cache-dir runs]
 
-Runs ``empirical.table1``, ``empirical.spectral``, ``empirical.drift``, ``empirical.saliency`` and
-``empirical.bridge`` in that order with the same options (later commands reuse the runs the earlier
+Runs ``empirical.table1``, ``empirical.spectral``, ``empirical.drift``, ``empirical.saliency``,
+``empirical.figure1``, ``empirical.latent`` and ``empirical.bridge`` in that order with the same options (later commands reuse the runs the earlier
 ones trained), then ``empirical.report``, which writes README.md and CLAIMS.md from their outputs.
 Interrupt it at any time: rerunning resumes where it stopped.
 """
@@ -17,7 +17,7 @@ from empirical.experiment import add_arguments, command, parse_context
 
 __all__ = ["COMMANDS", "main"]
 
-COMMANDS = ("table1", "spectral", "drift", "saliency", "bridge", "report")
+COMMANDS = ("table1", "spectral", "drift", "saliency", "figure1", "latent", "bridge", "report")
 
 
 def _common(args: argparse.Namespace, out: str) -> list[str]:

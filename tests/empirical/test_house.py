@@ -8,7 +8,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # The experiment commands (each writes outputs from the grid); reproduce runs them by name, importing none.
 COMMANDS = ("empirical.table1", "empirical.drift", "empirical.spectral", "empirical.saliency", "empirical.bridge",
-            "empirical.report", "empirical.reproduce", "empirical.beyond", "empirical.figure1", "empirical.latent")
+            "empirical.report", "empirical.reproduce", "empirical.beyond", "empirical.figure1", "empirical.latent",
+            "empirical.conventions")
 
 
 def module_file(name: str) -> Path | None:
