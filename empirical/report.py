@@ -33,11 +33,12 @@ __all__ = ["Finding", "load_outputs", "paper_findings", "bridge_findings", "theo
 
 OUTPUTS = {"table1": "table1.json", "drift": "fig4_drift.json", "spectral": "fig5_spectral.json",
            "saliency": "fig3_saliency.json", "bridge": "bridge.json", "figure1": "fig1_saliency_orbit.json",
-           "latent": "fig2_latent.json"}
+           "latent": "fig2_latent.json", "conventions": "conventions.json"}
 COMMANDS = {"table1": "python -m empirical.table1", "drift": "python -m empirical.drift",
             "spectral": "python -m empirical.spectral", "saliency": "python -m empirical.saliency",
             "bridge": "python -m empirical.bridge", "theory": "python -m theory.flow_demo",
-            "figure1": "python -m empirical.figure1", "latent": "python -m empirical.latent"}
+            "figure1": "python -m empirical.figure1", "latent": "python -m empirical.latent",
+            "conventions": "python -m empirical.conventions"}
 
 
 @dataclass(frozen=True)
@@ -368,6 +369,30 @@ def provenance_lines(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def conventions_lines(conv: dict[str, Any]) -> list[str]:
+    """Beside Table 1: SI's fragility and the search for a reading that gives the paper's SI (conventions.json)."""
+    lines = ["### SI's fragility (`python -m empirical.conventions`; details in [CONVENTIONS.md](CONVENTIONS.md))", "",
+             f"{scale_text(conv.get('scale', {}), conv.get('device'))}. Pixels of a saliency map that survive the "
+             "0.9 x max threshold (median [quartiles], share of single-pixel maps), how often the realigned peak pixel "
+             "of g x agrees with x's, and SI's spread over seeds and over disjoint test subsets, beside a steadier "
+             "similarity (cosine of the smoothed |IG| maps without the threshold):", "",
+             "| G | model | surviving pixels | single-pixel maps | peak agreement | SI | SI std: seeds / subsets | "
+             "no-threshold cosine | its std: seeds / subsets |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in conv["fragility"]["rows"]:
+        sv, si, soft = r["survivors"], r["SI"], r["soft_cosine"]
+        lines.append(f"| {r['group']} | {r['model']} | {sv['median']:g} [{sv['q1']:g}, {sv['q3']:g}] | "
+                     f"{sv['single']:.2f} | {r['peak_agreement']:.2f} | {si['mean']:.3f} | "
+                     f"{si['std_over_seeds']:.3f} / {si['std_over_subsets']:.3f} | {soft['mean']:.3f} | "
+                     f"{soft['std_over_seeds']:.3f} / {soft['std_over_subsets']:.3f} |")
+    search = (conv.get("table1") or {}).get("search") or {}
+    if search.get("searched"):
+        found = search["matches"]
+        lines += ["", f"Does a reading of SI explain the paper's numbers ({search['criteria']})? Of "
+                      f"{search['n_readings']} readings, " + (f"{len(found)} match: " + ", ".join(
+                          f"`{m['reading']}`" for m in found[:5]) if found else "**none** matches") + "."]
+    return lines + [""]
+
+
 def scale_text(scale: dict[str, Any], device: str | None = None) -> str:
     """An output's scale in words: epochs, training images, seeds (and device)."""
     text = f"{scale.get('epochs')} epochs, {scale.get('n_train')} training images, {scale.get('seeds')} seed(s)"
@@ -390,6 +415,8 @@ def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Fin
     lines = [readme_head.rstrip(), ""]
     if "table1" in data:
         lines += ["## Table 1 (`python -m empirical.table1`)", "", to_markdown(data["table1"])]
+    if data.get("conventions", {}).get("fragility"):
+        lines += conventions_lines(data["conventions"])
     if "drift" in data:
         d = data["drift"]
         show = [b for b in (0.0, 0.1, 0.3, 0.5, 1.0) if b in d["betas"]]
