@@ -203,7 +203,8 @@ def context_from_args(args: argparse.Namespace) -> Context:
     if args.out is not None:
         out = Path(args.out)
     else:
-        out = PAPER_OUT if scale == FULL else cache / "figures" / scale_tag(scale)
+        # only the paper's scale on the official data may replace the committed outputs
+        out = PAPER_OUT if scale == FULL and not tag else cache / "figures" / scale_tag(scale)
     try:
         check_writable(cache)
         check_writable(out)

@@ -84,6 +84,9 @@ def test_quick_never_writes_into_paper_figures_by_default(tmp_path):
     ctx = experiment.context_from_args(parser.parse_args(["--quick", "--out", str(tmp_path / "o"),
                                                           "--cache-dir", str(tmp_path)]))
     assert ctx.out == tmp_path / "o"  # asked explicitly
+    # a declared subset of the data (the fixture) at the paper's scale writes its own folder, not paper_figures/
+    ctx = experiment.context_from_args(parser.parse_args(["--data-dir", str(FIXTURE_DATA), "--cache-dir", str(tmp_path)]))
+    assert ctx.out.parent.parent.name.startswith("data-") and ctx.out.name == "full"
 
 
 def test_scale_tags():
