@@ -45,7 +45,7 @@ from empirical.experiment import (Context, add_arguments, command, dataset_for, 
 from empirical.grid import model_configs, variants
 from empirical.groups import group_names
 from empirical.reading_runs import SUBSETS, fragility, jacobian_product, orbit_readings, parameter_counts, si_product
-from empirical.readings_report import to_markdown
+from empirical.readings_report import PARTS, to_markdown
 from empirical.store import entry_lock, write_json, write_text
 from empirical.tables import METRICS, PAPER
 from empirical.training import RunResult, provenance
@@ -53,7 +53,6 @@ from empirical.training import RunResult, provenance
 __all__ = ["PARTS", "BETAS", "STD_FLOOR", "DRIFT_CRITERIA", "conventions", "merge_parts", "main"]
 
 log = logging.getLogger("empirical")
-PARTS = ("table1", "drift", "spectral", "arch", "fragility")
 BETAS = tuple(float(b) for b in np.round(np.linspace(0.0, 1.0, 11), 2))  # Figure 4's (shares its evaluation cache)
 # The paper prints some standard deviations as 0.0: below its rounding, so a move counts when it exceeds half a unit.
 STD_FLOOR = {"acc": 0.05, "LI": 0.05, "DI": 0.05, "SI": 0.005}

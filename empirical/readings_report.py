@@ -9,7 +9,9 @@ import numpy as np
 from empirical import readings as rd
 from empirical.numbers import fmt
 
-__all__ = ["READING_TEXT", "to_markdown"]
+__all__ = ["PARTS", "READING_TEXT", "to_markdown"]
+
+PARTS = ("table1", "drift", "spectral", "arch", "fragility")  # the ledger's parts, in order
 
 READING_TEXT: dict[tuple[str, str], str] = {
     ("baseline", "black"): "IG baseline: the black image in normalized space (`ds.black` = -mean/std)",
@@ -310,6 +312,11 @@ def to_markdown(data: dict[str, Any], src: str = "conventions.json") -> str:
              "Every number below is in `" + src + "`; the paper's numbers come from its Table 1 "
              "(`empirical.tables.PAPER`). Parts and their groups: "
              + ", ".join(f"{p} ({', '.join(g)})" for p, g in data.get("part_groups", {}).items()) + ".", ""]
+    missing = [p for p in PARTS if p not in data]
+    if missing:
+        lines += [f"**Not computed at this scale:** {', '.join(missing)} (`python -m empirical.conventions --parts "
+                  f"{' '.join(missing)}`; it trains the runs it needs that are not in the cache, e.g. Figure 5's "
+                  "IR-DI and IR-NLI for the spectral part).", ""]
     lines += _readings_section(data)
     if "table1" in data:
         lines += _table1_section(data, src)
