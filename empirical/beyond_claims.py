@@ -25,7 +25,7 @@ COMMANDS = {
     "fig5_spectral_cnn": "python -m empirical.beyond --only fig5_spectral_cnn",
 }
 DRIVER = "python -m empirical.beyond"  # regenerates every output of the folder
-SALIENCY = "fig3_saliency_cnn"  # its JSON; its D4 figure is SALIENCY_FIGURE (empirical.saliency.figure_path)
+SALIENCY = "fig3_saliency_cnn"  # its JSON; its D4 figure is SALIENCY_FIGURE (experiment.Context.figure)
 SALIENCY_FIGURE = "fig3_saliency_cnn_D4.png"
 ARCH_TABLES = {"mlp": "table1", "cnn": "table1_cnn"}
 

@@ -18,7 +18,7 @@ def plot_beyond(data: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from empirical.plots import save_figure, scale_caption
+    from empirical.plots import caption, save_figure
 
     rows = data["rows"]
     cells = list(dict.fromkeys((r["arch"], r["group"]) for r in rows))
@@ -47,7 +47,7 @@ def plot_beyond(data: dict[str, Any], path: Path) -> Path:
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center", fontsize=8, title="model")
     fig.suptitle(f"Beyond the paper: DA vs IR (WT for reference), mean ± std over seeds; scale "
                  f"{data.get('scale_tag', '?')}", fontsize=9)
-    fig.text(0.0, -0.01, scale_caption(data), fontsize=6, color="0.35", ha="left", va="top")
+    caption(fig, data, -0.01)
     out = save_figure(fig, Path(path))
     plt.close(fig)
     return out

@@ -165,6 +165,10 @@ class Context:
         """An output's file stem: ``name`` for the paper's mlp, ``name_<arch>`` for another architecture."""
         return name if self.arch == DEFAULT_ARCH else f"{name}_{self.arch}"
 
+    def figure(self, name: str, group: str) -> Path:
+        """A per-group figure in ``out``: ``<stem>.png`` for R4 (the paper's group), ``<stem>_<G>.png`` for another."""
+        return self.out / (self.stem(name) + ("" if group == "R4" else f"_{group}") + ".png")
+
 
 def _device(name: str | None) -> torch.device:
     """The torch device named on the command line, checked to exist in this torch build and machine."""

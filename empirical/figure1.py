@@ -73,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     from empirical.orbit_plots import plot_saliency_orbit
 
     data = orbit_figure(ctx, args.group, args.sample)
-    stem = ctx.stem("fig1_saliency_orbit")
-    png = ctx.out / (stem + ("" if args.group == "R4" else f"_{args.group}") + ".png")
+    stem, png = ctx.stem("fig1_saliency_orbit"), ctx.figure("fig1_saliency_orbit", args.group)
     doc = {"scale": vars(ctx.scale), "scale_tag": scale_tag(ctx.scale), "provenance": provenance(ctx.device),
            "figures": [_json_entry(data)]}
     with merged_output(ctx.out / f"{stem}.json", doc, {"figures": lambda f: f["group"]}, ctx.cache_dir / "locks"):

@@ -30,7 +30,7 @@ from empirical.representations import latent_geometry, orbit_representations, ts
 from empirical.store import merged_output
 from empirical.training import provenance
 
-__all__ = ["MODELS", "TITLES", "POOL", "latent_figure", "figure_path", "main"]
+__all__ = ["MODELS", "TITLES", "POOL", "latent_figure", "main"]
 
 MODELS = ("DA", "IR", "WT")
 TITLES = {"DA": "data augmentation", "IR": "invariance regularization", "WT": "weight-tying"}
@@ -83,10 +83,6 @@ def latent_figure(ctx: Context, group: str = "R4", pool: int | None = None, trac
     return {"entry": entry, "figure": figure}
 
 
-def figure_path(ctx: Context, group: str):
-    """fig2_latent.png for R4 (the paper's Figure 2), fig2_latent_<G>.png for any other group."""
-    return ctx.out / (ctx.stem("fig2_latent") + ("" if group == "R4" else f"_{group}") + ".png")
-
 
 @command
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     path = ctx.out / f"{ctx.stem('fig2_latent')}.json"
     with merged_output(path, doc, {"groups": lambda e: e["group"]}, ctx.cache_dir / "locks"):
         for d in done:
-            plot_latent({**common, **d["figure"]}, figure_path(ctx, d["entry"]["group"]))
+            plot_latent({**common, **d["figure"]}, ctx.figure("fig2_latent", d["entry"]["group"]))
     if not ctx.quiet:
         for d in done:
             e = d["entry"]

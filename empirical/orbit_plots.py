@@ -33,7 +33,7 @@ def plot_saliency_orbit(data: dict[str, Any], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from empirical.plots import save_figure, scale_caption
+    from empirical.plots import caption, save_figure
 
     models = list(data["models"])
     images = np.asarray(data["images"])  # (|G|, H, W): g x
@@ -75,7 +75,7 @@ def plot_saliency_orbit(data: dict[str, Any], path: Path) -> Path:
                  ha="center", va="bottom", fontsize=9)
     fig.suptitle(f"Saliency over the {data['group']} orbit of test sample {data['sample']} (class {data['label']}; "
                  "red bar: the true class)", y=1.07, fontsize=9)
-    fig.text(0.0, -0.02, scale_caption(data), fontsize=6, color="0.35", ha="left", va="top")
+    caption(fig, data)
     out = save_figure(fig, Path(path))
     plt.close(fig)
     return out
@@ -89,7 +89,7 @@ def plot_latent(data: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from empirical.plots import save_figure, scale_caption
+    from empirical.plots import caption, save_figure
 
     models = list(data["models"])
     k, traced = data["order"], data["traced"]
@@ -118,7 +118,7 @@ def plot_latent(data: dict[str, Any], path: Path) -> Path:
                bbox_to_anchor=(0.5, -0.08))
     fig.suptitle(f"t-SNE of the penultimate layer, {data['group']}: {len(labels)} test samples x {k} orientations; "
                  f"the orbits of {len(traced)} samples traced (markers: orientation)", fontsize=9)
-    fig.text(0.0, -0.12, scale_caption(data), fontsize=6, color="0.35", ha="left", va="top")
+    caption(fig, data, -0.12)
     out = save_figure(fig, Path(path))
     plt.close(fig)
     return out

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 
 from empirical.store import write_bytes  # noqa: E402
 
-__all__ = ["save_figure", "scale_caption", "plot_spectral", "plot_drift", "plot_saliency"]
+__all__ = ["save_figure", "scale_caption", "caption", "plot_spectral", "plot_drift", "plot_saliency"]
 
 
 def scale_caption(data: dict[str, Any]) -> str:
@@ -24,8 +24,9 @@ def scale_caption(data: dict[str, Any]) -> str:
             f"{s.get('seeds')} seed(s)); engine {prov.get('engine', '?')}, code {prov.get('code', '?')}")
 
 
-def _caption(fig, data: dict[str, Any]) -> None:
-    fig.text(0.0, -0.02, scale_caption(data), fontsize=6, color="0.35", ha="left", va="top")
+def caption(fig, data: dict[str, Any], y: float = -0.02) -> None:
+    """Write the scale line (:func:`scale_caption`) under ``fig``, at height ``y`` in figure coordinates."""
+    fig.text(0.0, y, scale_caption(data), fontsize=6, color="0.35", ha="left", va="top")
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -56,7 +57,7 @@ def plot_spectral(data: dict[str, Any], stem: Path) -> list[Path]:
     ax.set_ylabel(r"$\sigma_{\max}(J)$")
     ax.set_title("Input sensitivity under invariance regularization")
     ax.legend(title="group")
-    _caption(fig, data)
+    caption(fig, data)
     paths = [save_figure(fig, Path(f"{stem}.{ext}")) for ext in ("png", "pdf")]
     plt.close(fig)
     return paths
@@ -83,7 +84,7 @@ def plot_drift(data: dict[str, Any], stem: Path) -> list[Path]:
         ax.set_title(f"{g}, drift MNIST → FMNIST ({data['mode']})")
         lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
         ax.legend(lines, [h.get_label() for h in lines], fontsize=7, loc="center left")
-    _caption(fig, data)
+    caption(fig, data)
     paths = [save_figure(fig, Path(f"{stem}.{ext}")) for ext in ("png", "pdf")]
     plt.close(fig)
     return paths
@@ -107,7 +108,7 @@ def plot_saliency(data: dict[str, Any], path: Path) -> Path:
         ax.set_yticks([])
     fig.suptitle(f"Realigned saliency maps over the {data['group']} orbit "
                  + ", ".join(f"{m}: SI = {np.mean(data['SI'][m]):.2f}" for m in models), fontsize=8)
-    _caption(fig, data)
+    caption(fig, data)
     out = save_figure(fig, Path(path))
     plt.close(fig)
     return out

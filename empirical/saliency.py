@@ -47,10 +47,6 @@ def saliency_figure(ctx: Context, group: str = "R4", samples: int = 4) -> dict[s
     return out
 
 
-def figure_path(ctx: Context, group: str):
-    """fig3_saliency.png for R4 (the paper's Figure 3), fig3_saliency_<G>.png for any other group."""
-    return ctx.out / (ctx.stem("fig3_saliency") + ("" if group == "R4" else f"_{group}") + ".png")
-
 
 @command
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                        for d in figures]}
     with merged_output(ctx.out / f"{ctx.stem('fig3_saliency')}.json", doc, {"figures": lambda f: f["group"]}, ctx.cache_dir / "locks"):
         for data in figures:
-            plot_saliency(data, figure_path(ctx, data["group"]))
+            plot_saliency(data, ctx.figure("fig3_saliency", data["group"]))
     if not ctx.quiet:
         for data in figures:
             for name, si in data["SI"].items():
