@@ -31,27 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from empirical.beyond_claims import BEYOND
-from empirical.experiment import (FULL, PAPER_OUT, Context, Scale, UsageError, add_arguments, command, parse_context,
-                                  scale_tag)
+from empirical.experiment import Context, Scale, UsageError, add_arguments, command, parse_context, scale_tag
 from empirical.groups import group_names
 from empirical.store import StoreError, check_writable, write_json
 
-__all__ = ["BEYOND", "STEPS", "TABLES", "beyond_out", "plan", "comparison", "main"]
+__all__ = ["BEYOND", "STEPS", "TABLES", "plan", "comparison", "context", "main"]
 
 STEPS = ("table1", "table1_cnn", "fig5_spectral_cnn", "fig3_saliency_cnn", "beyond")  # each named by its output
 TABLES = {"mlp": "table1.json", "cnn": "table1_cnn.json"}  # the comparison's sources, by architecture
 SPECTRAL_GROUP, SALIENCY_GROUP = "R4", "D4"
 MODELS = ("WT", "DA", "IR")
-
-
-def beyond_out(scale: Scale, cache_dir: Path, out: str | Path | None = None, subset: bool = False) -> Path:
-    """Where the outputs go: ``out`` if given; else paper_figures/beyond at exactly the paper's full scale on the
-    official data (``subset`` False), else <cache_dir>/figures/<scale tag>/beyond."""
-    if out is not None:
-        return Path(out)
-    if scale == FULL and not subset:
-        return PAPER_OUT / BEYOND
-    return Path(cache_dir) / "figures" / scale_tag(scale) / BEYOND
 
 
 def plan(groups: tuple[str, ...] = tuple(group_names()), only: tuple[str, ...] = STEPS
@@ -111,11 +100,21 @@ def comparison(folder: Path) -> dict[str, Any]:
             "sources": {a: TABLES[a] for a in docs}, "rows": rows}
 
 
-def _context(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.Namespace, Context]:
-    """Parse ``argv`` and resolve the beyond ``--out``."""
-    args, ctx = parse_context(parser, argv)
-    subset = ctx.cache_dir.name.startswith("data-")  # experiment's tag for a declared subset of the data
-    out = beyond_out(ctx.scale, ctx.cache_dir, args.out, subset=subset)
+def parser() -> argparse.ArgumentParser:
+    """The driver's options: the shared ones, ``--groups`` and ``--only``."""
+    p = add_arguments(argparse.ArgumentParser(prog="python -m empirical.beyond", description=__doc__,
+                                              formatter_class=argparse.RawDescriptionHelpFormatter))
+    p.add_argument("--groups", nargs="+", default=list(group_names()), choices=group_names(),
+                   help="restrict every step to these groups (default: all registered)")
+    p.add_argument("--only", nargs="+", choices=STEPS, default=list(STEPS), help="a subset of the steps, in order")
+    return p
+
+
+def context(argv: list[str]) -> tuple[argparse.Namespace, Context]:
+    """Parse ``argv``; the outputs go to ``--out``, else to <the commands' default out>/beyond (so only the paper's
+    scale on the official data writes paper_figures/beyond/)."""
+    args, ctx = parse_context(parser(), argv)
+    out = Path(args.out) if args.out is not None else ctx.out / BEYOND
     try:
         check_writable(out)
     except StoreError as exc:
@@ -126,12 +125,7 @@ def _context(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse
 @command
 def main(argv: list[str] | None = None) -> int:
     """Run every beyond-the-paper step with the shared options, then write beyond.json and beyond.png."""
-    parser = add_arguments(argparse.ArgumentParser(prog="python -m empirical.beyond", description=__doc__,
-                                                   formatter_class=argparse.RawDescriptionHelpFormatter))
-    parser.add_argument("--groups", nargs="+", default=list(group_names()), choices=group_names(),
-                        help="restrict every step to these groups (default: all registered)")
-    parser.add_argument("--only", nargs="+", choices=STEPS, default=list(STEPS), help="a subset of the steps, in order")
-    args, ctx = _context(parser, list(argv or []))
+    args, ctx = context(list(argv or []))
     common = _common(args, ctx)
     for name, module, extra in plan(tuple(args.groups), tuple(args.only)):
         if module:

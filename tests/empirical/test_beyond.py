@@ -13,20 +13,22 @@ from empirical import beyond, beyond_claims
 from empirical.beyond_claims import beyond_findings, beyond_markdown
 from empirical.experiment import FULL, PAPER_OUT, QUICK, UsageError, scale_tag
 from empirical.store import load_json
-from tests.fixtures import needs_full_data
+from tests.fixtures import FIXTURE_DATA, needs_full_data
 
 
-def test_default_out_is_paper_figures_only_at_the_paper_scale(tmp_path):
-    full = FULL
-    assert beyond.beyond_out(full, tmp_path) == PAPER_OUT / "beyond"
-    assert beyond.beyond_out(QUICK, tmp_path) == tmp_path / "figures" / "quick" / "beyond"
-    others = [replace(full, seeds=2), replace(full, epochs=full.epochs + 1), replace(QUICK, epochs=full.epochs),
-              replace(QUICK, epochs=full.epochs, seeds=4)]
-    for scale in (s for s in others if s != full):
-        assert beyond.beyond_out(scale, tmp_path) == tmp_path / "figures" / scale_tag(scale) / "beyond"
+def test_default_out_is_paper_figures_beyond_only_at_the_paper_scale(tmp_path):
+    def out(*argv):
+        return beyond.context([*argv, "--cache-dir", str(tmp_path)])[1].out
+
+    assert out() == PAPER_OUT / "beyond"
+    assert out("--quick") == tmp_path / "figures" / "quick" / "beyond"
+    for argv, scale in ((["--seeds", "2"], replace(FULL, seeds=2)), (["--epochs", "301"], replace(FULL, epochs=301)),
+                        (["--quick", "--epochs", "300", "--seeds", "4"], replace(QUICK, epochs=300, seeds=4))):
+        assert out(*argv) == tmp_path / "figures" / scale_tag(scale) / "beyond"
     # a declared subset of the data (the fixture) at the extension's scale never writes paper_figures/ either
-    assert beyond.beyond_out(full, tmp_path, subset=True) == tmp_path / "figures" / scale_tag(full) / "beyond"
-    assert beyond.beyond_out(full, tmp_path, "elsewhere") == Path("elsewhere")
+    subset = out("--data-dir", str(FIXTURE_DATA))
+    assert subset.parts[-3:] == ("figures", "full", "beyond") and subset.parents[2].name.startswith("data-")
+    assert out("--out", str(tmp_path / "elsewhere")) == tmp_path / "elsewhere"
 
 
 def test_plan_follows_the_groups_and_only():
