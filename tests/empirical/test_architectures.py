@@ -18,6 +18,7 @@ from empirical.sensitivity import jacobian_sigma_max
 from empirical.stacked import forward_macs as mlp_formula_macs
 from empirical.stacked import layer_sizes
 from empirical.training import RunConfig, TrainData, build_network, train_stack, training_macs
+from tests.empirical.interrupt import interrupt
 
 # Every registered group (the group registry's names; images are 36 x 36) x every registered architecture.
 GROUPS = tuple(image_groups.IMAGE_GROUPS)
@@ -239,28 +240,14 @@ def test_cnn_runs_in_a_stack_match_runs_alone():
         assert res.history["val_acc"] == alone.history["val_acc"]
 
 
-class _Interrupt(Exception):
-    pass
-
-
 @pytest.mark.parametrize("arch", ["cnn", "mlp"])
 def test_generic_engine_resumes_an_interrupted_stack_to_the_same_bits(tmp_path, arch):
     data = toy_data()
     cfgs = [RunConfig(model="WT", seed=s, **{**SMALL, "arch": arch, "epochs": 4}) for s in (0, 1)]
     straight = train_stack(cfgs, data, REP, path="functional")
-    ckpt = tmp_path / "stack.ckpt"
-    seen = []
-
-    def stop_after_two(n):
-        seen.append(n)
-        if sum(seen) == 2:
-            raise _Interrupt
-
-    with pytest.raises(_Interrupt):
-        train_stack(cfgs, data, REP, progress=stop_after_two, checkpoint=ckpt, checkpoint_seconds=0.0,
-                    path="functional")
-    assert ckpt.exists()
-    resumed = train_stack(cfgs, data, REP, checkpoint=ckpt, checkpoint_seconds=0.0, path="functional")
+    interrupt(cfgs, data, REP, tmp_path / "stack.ckpt", after=2, path="functional")
+    resumed = train_stack(cfgs, data, REP, checkpoint=tmp_path / "stack.ckpt", checkpoint_seconds=0.0,
+                          path="functional")
     for a, b in zip(straight, resumed):
         assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
         assert a.history == b.history and a.best_epoch == b.best_epoch
@@ -270,17 +257,9 @@ def test_a_checkpoint_of_the_other_path_is_not_loaded(tmp_path):
     """The fast path stores weights (R, in, out), the generic one (R, out, in): a resume must not mix them."""
     data = toy_data()
     cfgs = [RunConfig(model="DA", seed=0, **{**SMALL, "arch": "mlp", "epochs": 3})]
-    ckpt = tmp_path / "stack.ckpt"
-    seen = []
-
-    def stop_after_one(n):
-        seen.append(n)
-        raise _Interrupt
-
-    with pytest.raises(_Interrupt):
-        train_stack(cfgs, data, REP, progress=stop_after_one, checkpoint=ckpt, checkpoint_seconds=0.0, path="fast")
+    interrupt(cfgs, data, REP, tmp_path / "stack.ckpt", after=1, path="fast")
     fresh = train_stack(cfgs, data, REP, path="functional")[0]
-    again = train_stack(cfgs, data, REP, checkpoint=ckpt, path="functional")[0]
+    again = train_stack(cfgs, data, REP, checkpoint=tmp_path / "stack.ckpt", path="functional")[0]
     assert all(torch.equal(fresh.state_dict[k], again.state_dict[k]) for k in fresh.state_dict)
 
 

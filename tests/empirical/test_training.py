@@ -12,6 +12,7 @@ from empirical.models import MLP, WeightTiedMLP
 from empirical.stacked import init_stack, layer_sizes, stacked_forward, unstack
 from empirical.training import RunConfig, TrainData, _Arch, _step_loss, load_result, save_result, train_stack
 from theory import groups
+from tests.empirical.interrupt import interrupt
 
 S = 6  # a 6x6 grid keeps the tests fast; the code path is the one used on 36x36
 REP = groups.rotations(S)
@@ -129,26 +130,12 @@ def test_weight_tied_runs_are_invariant_and_learning_happens():
     torch.testing.assert_close(z, z[:1].expand_as(z), rtol=1e-5, atol=1e-5)
 
 
-class _Interrupt(Exception):
-    pass
-
-
 def test_interrupted_stack_resumes_to_the_same_result(tmp_path):
     data = toy_data()
     cfgs = [RunConfig(model="DA", seed=s, **{**SMALL, "epochs": 5}) for s in (0, 1)]
     straight = train_stack(cfgs, data, REP)
-    ckpt = tmp_path / "stack.ckpt"
-    seen = []
-
-    def stop_after_three(n):
-        seen.append(n)
-        if sum(seen) == 3:
-            raise _Interrupt
-
-    with pytest.raises(_Interrupt):
-        train_stack(cfgs, data, REP, progress=stop_after_three, checkpoint=ckpt, checkpoint_seconds=0.0)
-    assert ckpt.exists()
-    resumed = train_stack(cfgs, data, REP, checkpoint=ckpt, checkpoint_seconds=0.0)
+    interrupt(cfgs, data, REP, tmp_path / "stack.ckpt", after=3)
+    resumed = train_stack(cfgs, data, REP, checkpoint=tmp_path / "stack.ckpt", checkpoint_seconds=0.0)
     for a, b in zip(straight, resumed):
         for k in a.state_dict:
             assert torch.equal(a.state_dict[k], b.state_dict[k])
