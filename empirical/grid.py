@@ -8,15 +8,16 @@ through, so the same grid serves any registered architecture.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
-from empirical.experiment import Context
+from empirical.experiment import Context, train_all
 from empirical.invariance import INVARIANCE_FORMS
 from empirical.training import RunConfig
 from empirical.tuning import tune_nu
 
-__all__ = ["model_configs", "variants", "concurrently"]
+__all__ = ["model_configs", "variants", "concurrently", "beside"]
 
 T = TypeVar("T")
 
@@ -34,17 +35,40 @@ def concurrently(ctx: Context, items: tuple, fn: Callable[[Any], T]) -> list[T]:
         return list(pool.map(fn, items))
 
 
+def beside(ctx: Context, main: Callable[[], T], configs: list[RunConfig]) -> T:
+    """``main()`` (a ν search) while ``configs`` (runs that need no ν) train one at a time beside it on the executor.
+
+    A search trains one run at a time, so with two workers one would idle; fed one run at a time, the other run
+    trains the configs without queueing ahead of the search. The feeding stops when ``main`` returns (after the
+    run in flight); the caller's ``train_all`` trains the rest, all together. Without an executor: ``main()``.
+    """
+    if ctx.executor is None or not configs:
+        return main()
+    finished = threading.Event()
+
+    def feed() -> None:
+        for c in configs:
+            if finished.is_set():
+                return
+            train_all(ctx, [c])
+
+    with ThreadPoolExecutor(1) as pool:
+        fed = pool.submit(feed)
+        try:
+            return main()
+        finally:
+            finished.set()
+            fed.result()  # the run in flight ends first (a worker's failure surfaces here)
+
+
 def model_configs(ctx: Context, group: str, dataset: str = "mnist", **fields: Any
                   ) -> tuple[dict[str, list[RunConfig]], dict[str, Any]]:
     """Table 1's runs of one group, {"WT", "DA", "IR"} one config per seed, IR (LI) at the tuned nu; and the tuning."""
-    tuning = tune_nu(ctx, group, "LI", dataset=dataset, **fields)
     seeds = range(ctx.scale.seeds)
     common = dict(dataset=dataset, group=group, **fields)
-    configs = {
-        "WT": [ctx.config(model="WT", seed=s, **common) for s in seeds],
-        "DA": [ctx.config(model="DA", seed=s, **common) for s in seeds],
-        "IR": [ctx.config(model="IR", form="LI", nu=tuning["chosen_nu"], seed=s, **common) for s in seeds],
-    }
+    configs = {m: [ctx.config(model=m, seed=s, **common) for s in seeds] for m in ("WT", "DA")}
+    tuning = beside(ctx, lambda: tune_nu(ctx, group, "LI", dataset=dataset, **fields), configs["WT"] + configs["DA"])
+    configs["IR"] = [ctx.config(model="IR", form="LI", nu=tuning["chosen_nu"], seed=s, **common) for s in seeds]
     return configs, tuning
 
 
@@ -53,7 +77,8 @@ def variants(ctx: Context, group: str, forms: tuple[str, ...] = INVARIANCE_FORMS
     """Figure 5's runs of one group, {"DA": [...], "IR-<form>": [...]} one config per seed, and the nu tunings."""
     seeds = range(ctx.scale.seeds)
     out = {"DA": [ctx.config(group=group, model="DA", seed=s, **fields) for s in seeds]}
-    tunings = concurrently(ctx, tuple(forms), lambda form: tune_nu(ctx, group, form, **fields))
+    tunings = beside(ctx, lambda: concurrently(ctx, tuple(forms), lambda form: tune_nu(ctx, group, form, **fields)),
+                     out["DA"])
     for form, tuned in zip(forms, tunings):
         out[f"IR-{form}"] = [ctx.config(group=group, model="IR", form=form, nu=tuned["chosen_nu"], seed=s, **fields)
                              for s in seeds]
