@@ -116,14 +116,17 @@ def beyond_findings(out: Path) -> list[tuple[str, str, str, str, str, str]]:
     rows.append(("beyond_wt_accuracy_upper_bound", "Sec. 4.2 beyond",
                  "WT has the highest accuracy of WT, DA, IR for every architecture x group.",
                  upper(tables) if tables else None, COMMANDS["table1_cnn"] + "; " + COMMANDS["table1"]))
-    scope = {"beyond_cnn_da_not_genuine": ("cnn",), "beyond_cnn_ir_like_wt": ("cnn",),
-             "beyond_wt_accuracy_upper_bound": ("mlp", "cnn")}  # claims over every arch x group of the grid
+    every = tuple(group_names())
+    scope = {"beyond_cnn_da_not_genuine": (("cnn",), every), "beyond_cnn_ir_like_wt": (("cnn",), every),
+             "beyond_da_si_falls_with_group_size": (("mlp", "cnn"), ("R4", "D4")),
+             "beyond_wt_accuracy_upper_bound": (("mlp", "cnn"), every)}  # the arch x group cells each claim covers
     have = {"mlp": mlp or {}, "cnn": cnn or {}}
     out = []
     for cid, src, st, res, cmd in rows:
+        archs, groups = scope.get(cid, ((), ()))
         if res is None:
             res = ("not measured", f"run `{cmd}` first")
-        elif missing := [f"{a} {g}" for a in scope.get(cid, ()) for g in group_names()
+        elif missing := [f"{a} {g}" for a in archs for g in groups
                          if not all((g, m) in have[a] for m in ("WT", "DA", "IR"))]:
             res = (res[0], f"PARTIAL GRID, not yet measured: {', '.join(missing)} (`{DRIVER}` resumes). " + res[1])
         out.append((cid, src, st, *res, cmd))

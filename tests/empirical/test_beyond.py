@@ -96,6 +96,8 @@ def test_markdown_and_claims_on_synthetic_tables(tmp_path):
     # a verdict over the whole grid names the cells not measured yet (here only mlp D4 and R4 are)
     evidence = {f[0]: f[4] for f in beyond_findings(tmp_path)}["beyond_wt_accuracy_upper_bound"]
     assert evidence.startswith("PARTIAL GRID, not yet measured: mlp T3, mlp F2, cnn R4, cnn T3, cnn D4, cnn F2 ")
+    evidence = {f[0]: f[4] for f in beyond_findings(tmp_path)}["beyond_da_si_falls_with_group_size"]
+    assert evidence.startswith("PARTIAL GRID, not yet measured: cnn R4, cnn D4 ")  # the claim needs R4 and D4
     # a table without D4 (e.g. --groups T3) leaves the group-size claim unmeasured instead of failing to run
     mlp["rows"] = [dict(r, group="T3") for r in mlp["rows"] if r["group"] == "R4"]
     (folder / "table1.json").write_text(json.dumps(mlp))
