@@ -142,6 +142,8 @@ def test_driver_writes_every_output_into_the_quick_folder(quick):
         assert (out / name).stat().st_size > 0, name
     assert not (work / PAPER_OUT).exists()  # nothing at all in paper_figures/, beyond/ included
     mlp, cnn = (json.loads((out / f).read_text()) for f in ("table1.json", "table1_cnn.json"))
+    assert all(r["paper"] is None for r in cnn["rows"])  # the paper's numbers are its MLP's: never beside a CNN
+    assert any(r["paper"] for r in mlp["rows"])
     for doc in (mlp, cnn):
         assert doc["scale_tag"] == "quick-e2-s1" and doc["scale"]["epochs"] == 2 and doc["scale"]["seeds"] == 1
         assert {(r["group"], r["model"]) for r in doc["rows"]} == {(g, m) for g in GROUPS for m in ("WT", "DA", "IR")}
