@@ -14,7 +14,7 @@ from typing import Any, Callable, TypeVar
 
 from empirical.experiment import Context, train_all
 from empirical.invariance import INVARIANCE_FORMS
-from empirical.training import RunConfig
+from empirical.training import RunConfig, result_path
 from empirical.tuning import tune_nu
 
 __all__ = ["model_configs", "variants", "concurrently", "beside"]
@@ -47,7 +47,8 @@ def beside(ctx: Context, main: Callable[[], T], configs: list[RunConfig]) -> T:
     finished = threading.Event()
 
     def feed() -> None:
-        for c in configs:
+        # a run already in the cache is skipped, not loaded: the caller's train_all loads it once
+        for c in (c for c in configs if not result_path(c, ctx.cache_dir).exists()):
             if finished.is_set():
                 return
             train_all(ctx, [c])

@@ -12,8 +12,11 @@ ON_EXECUTOR, IN_PROCESS = SimpleNamespace(executor=object()), SimpleNamespace(ex
 
 
 @pytest.fixture
-def fed(monkeypatch):
-    """Replace train_all by a recorder: the configs of each call, and an event set by the first call."""
+def fed(monkeypatch, tmp_path):
+    """Replace train_all by a recorder: the configs of each call, and an event set by the first call; config c is
+    cached when tmp_path/<c> exists."""
+    ON_EXECUTOR.cache_dir = IN_PROCESS.cache_dir = tmp_path
+    monkeypatch.setattr(grid, "result_path", lambda c, cache_dir: cache_dir / str(c))
     calls: list[list] = []
     first = threading.Event()
 
@@ -60,3 +63,16 @@ def test_beside_stops_feeding_when_the_search_fails(fed):
 def test_without_an_executor_beside_only_runs_the_search(fed):
     calls, _ = fed
     assert grid.beside(IN_PROCESS, lambda: 7, list(range(5))) == 7 and calls == []
+
+
+def test_beside_skips_the_runs_already_in_the_cache(fed, tmp_path):
+    calls, first = fed
+    for c in range(0, 10, 2):
+        (tmp_path / str(c)).touch()
+
+    def search():
+        time.sleep(0.5)  # long enough for the 5 uncached runs (0.02 s each)
+        return "tuned"
+
+    grid.beside(ON_EXECUTOR, search, list(range(10)))
+    assert calls == [[1], [3], [5], [7], [9]]
