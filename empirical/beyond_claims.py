@@ -74,16 +74,18 @@ def beyond_findings(out: Path) -> list[tuple[str, str, str, str, str, str]]:
     """(id, source, statement, verdict, evidence, command) of every beyond-the-paper claim, judged on ``out/beyond``."""
     data = _load(Path(out) / BEYOND)
     cnn, mlp, spec = data.get("table1_cnn"), data.get("table1"), data.get("fig5_spectral_cnn")
-    rows: list[tuple[str, str, str, tuple[str, str] | None, str]] = []
+    every, both_archs = tuple(group_names()), ("mlp", "cnn")
+    # (id, source, statement, (verdict, evidence) or None, command, the arch x group cells the claim covers)
+    rows: list[tuple[str, str, str, tuple[str, str] | None, str, tuple[tuple[str, ...], tuple[str, ...]]]] = []
 
     rows.append(("beyond_cnn_da_not_genuine", "Sec. 4.2 for a CNN",
                  "DA does not learn genuine invariance in the CNN either: DA's LI > 10x IR's and WT's, and DA's SI "
                  "more than 0.2 below IR's and WT's (per group).",
-                 _per_group(cnn, _da_not_genuine) if cnn else None, COMMANDS["table1_cnn"]))
+                 _per_group(cnn, _da_not_genuine) if cnn else None, COMMANDS["table1_cnn"], (("cnn",), every)))
     rows.append(("beyond_cnn_ir_like_wt", "Sec. 4.2 for a CNN",
                  "IR reaches WT-like invariance in the CNN: test SI >= 0.9 and LI below 1 % of DA's (per group); "
                  "the evidence gives its accuracy cost against WT and DA.",
-                 _per_group(cnn, _ir_like_wt) if cnn else None, COMMANDS["table1_cnn"]))
+                 _per_group(cnn, _ir_like_wt) if cnn else None, COMMANDS["table1_cnn"], (("cnn",), every)))
 
     def sigma(s):
         da = _m(s[("R4", "DA")], "sigma_max_J")
@@ -93,7 +95,7 @@ def beyond_findings(out: Path) -> list[tuple[str, str, str, str, str, str]]:
 
     rows.append(("beyond_cnn_ir_lowers_sigma", "Sec. 4.4 for a CNN",
                  "Every IR form (LI, DI, NLI at SI >= 0.95) lowers the CNN's sigma_max(J) below DA's on R4.",
-                 sigma(spec) if spec else None, COMMANDS["fig5_spectral_cnn"]))
+                 sigma(spec) if spec else None, COMMANDS["fig5_spectral_cnn"], ((), ())))
 
     def larger_group(tables):
         res = {arch: (_m(t[("D4", "DA")], "SI") < _m(t[("R4", "DA")], "SI"),
@@ -106,7 +108,7 @@ def beyond_findings(out: Path) -> list[tuple[str, str, str, str, str, str]]:
                  "For the larger group (D4, 8 elements, containing R4) DA's SI is lower than for R4 (per architecture).",
                  larger_group(both) if (both := {a: t for a, t in tables.items()  # tables with both groups
                                                  if ("D4", "DA") in t and ("R4", "DA") in t}) else None,
-                 COMMANDS["table1_cnn"] + "; " + COMMANDS["table1"]))
+                 COMMANDS["table1_cnn"] + "; " + COMMANDS["table1"], (both_archs, ("R4", "D4"))))
 
     def upper(tables):
         res = {a: _per_group(t, _wt_upper_bound) for a, t in tables.items()}
@@ -115,15 +117,11 @@ def beyond_findings(out: Path) -> list[tuple[str, str, str, str, str, str]]:
 
     rows.append(("beyond_wt_accuracy_upper_bound", "Sec. 4.2 beyond",
                  "WT has the highest accuracy of WT, DA, IR for every architecture x group.",
-                 upper(tables) if tables else None, COMMANDS["table1_cnn"] + "; " + COMMANDS["table1"]))
-    every = tuple(group_names())
-    scope = {"beyond_cnn_da_not_genuine": (("cnn",), every), "beyond_cnn_ir_like_wt": (("cnn",), every),
-             "beyond_da_si_falls_with_group_size": (("mlp", "cnn"), ("R4", "D4")),
-             "beyond_wt_accuracy_upper_bound": (("mlp", "cnn"), every)}  # the arch x group cells each claim covers
+                 upper(tables) if tables else None, COMMANDS["table1_cnn"] + "; " + COMMANDS["table1"],
+                 (both_archs, every)))
     have = {"mlp": mlp or {}, "cnn": cnn or {}}
     out = []
-    for cid, src, st, res, cmd in rows:
-        archs, groups = scope.get(cid, ((), ()))
+    for cid, src, st, res, cmd, (archs, groups) in rows:
         if res is None:
             res = ("not measured", f"run `{cmd}` first")
         elif missing := [f"{a} {g}" for a in archs for g in groups

@@ -83,7 +83,6 @@ def latent_figure(ctx: Context, group: str = "R4", pool: int | None = None, trac
     return {"entry": entry, "figure": figure}
 
 
-
 @command
 def main(argv: list[str] | None = None) -> int:
     """Regenerate Figure 2 and its numbers into ``--out``."""

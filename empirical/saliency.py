@@ -47,7 +47,6 @@ def saliency_figure(ctx: Context, group: str = "R4", samples: int = 4) -> dict[s
     return out
 
 
-
 @command
 def main(argv: list[str] | None = None) -> int:
     """Regenerate Figure 3 into ``--out``."""
