@@ -116,11 +116,16 @@ def test_beyond_claims_are_not_measured_until_their_outputs_exist_then_judged(tm
     (tmp_path / "beyond" / "table1_cnn.json").write_text(json.dumps({"rows": rows}))
     spec = [{"group": "R4", "model": m, "sigma_max_J": [v, 0]} for m, v in
             (("DA", 10.0), ("IR-LI", 4.0), ("IR-DI", 12.0), ("IR-NLI", 5.0))]
-    (tmp_path / "beyond" / "fig5_spectral_cnn.json").write_text(json.dumps({"rows": spec}))
+    tuning = [{"group": "R4", "form": "DI", "reached": False, "sweep": [{"nu": 1.0, "SI": 0.8}, {"nu": 3.0, "SI": 0.87}]},
+              {"group": "R4", "form": "LI", "reached": True, "sweep": [{"nu": 1.0, "SI": 0.96}]}]
+    (tmp_path / "beyond" / "fig5_spectral_cnn.json").write_text(json.dumps({"rows": spec, "tuning": tuning}))
     found = {f[0]: f for f in beyond_findings(tmp_path)}
     assert found["beyond_cnn_da_not_genuine"][3] == "holds"
     assert found["beyond_cnn_ir_like_wt"][3] == "holds" and "accuracy cost 5.0 points below WT" in \
         found["beyond_cnn_ir_like_wt"][4]
     assert found["beyond_cnn_ir_lowers_sigma"][3] == "holds only for IR-LI, IR-NLI"
+    # a form whose search missed SI >= 0.95 is named in the evidence (the verdict is not changed by it)
+    evidence = found["beyond_cnn_ir_lowers_sigma"][4]
+    assert "IR-DI 12 (SI >= 0.95 NOT reached: best validation SI 0.870)" in evidence and "IR-LI 4 (" not in evidence
     assert found["beyond_da_si_falls_with_group_size"][3] == "holds"
     assert found["beyond_wt_accuracy_upper_bound"][3] == "holds"
