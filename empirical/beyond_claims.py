@@ -41,12 +41,6 @@ def _load(folder: Path) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
     return out
 
 
-def _tunings(folder: Path) -> list[dict[str, Any]]:
-    """The nu tunings recorded in the CNN's Figure 5 output in ``folder``/beyond (none when it is absent)."""
-    path = folder / BEYOND / "fig5_spectral_cnn.json"
-    return json.loads(path.read_text()).get("tuning", []) if path.exists() else []
-
-
 def _m(row: dict[str, Any], key: str) -> float:
     return float(row[key][0])
 
@@ -94,15 +88,17 @@ def beyond_findings(out: Path) -> list[tuple[str, str, str, str, str, str]]:
                  _per_group(cnn, _ir_like_wt) if cnn else None, COMMANDS["table1_cnn"], (("cnn",), every)))
 
     def sigma(s):
+        from empirical.tuning import best_si  # lazily, as beyond_markdown imports tuning_note: it pulls in torch
+
         da = _m(s[("R4", "DA")], "sigma_max_J")
         forms = {m: _m(row, "sigma_max_J") for (g, m), row in s.items() if g == "R4" and m.startswith("IR-")}
         # the criterion's premise (SI >= 0.95) is not checked by the verdict: the evidence names each form
         # whose nu search never reached it, with the best validation SI it found
-        short = {f"IR-{t['form']}": max((r["SI"] for r in t["sweep"] if r.get("SI") is not None), default=None)
-                 for t in _tunings(Path(out)) if t["group"] == "R4" and not t["reached"]}
+        tunings = (_doc(Path(out) / BEYOND, "fig5_spectral_cnn") or {}).get("tuning", [])
+        short = {f"IR-{t['form']}": t for t in tunings if t["group"] == "R4" and not t["reached"]}
         return judge({m: v < da for m, v in forms.items()}), f"R4 sigma_max(J): DA {da:.3g}; " + ", ".join(
-            f"{m} {v:.3g}" + (f" (SI >= 0.95 NOT reached: best validation SI {short[m]:.3f})" if m in short else "")
-            for m, v in forms.items())
+            f"{m} {v:.3g}" + (f" (SI >= {short[m]['target_SI']} NOT reached: best validation SI "
+                              f"{best_si(short[m]):.3f})" if m in short else "") for m, v in forms.items())
 
     rows.append(("beyond_cnn_ir_lowers_sigma", "Sec. 4.4 for a CNN",
                  "Every IR form (LI, DI, NLI at SI >= 0.95) lowers the CNN's sigma_max(J) below DA's on R4.",

@@ -17,7 +17,7 @@ from typing import Any
 
 from empirical.experiment import Context, evaluate, train_all
 
-__all__ = ["NU_GRID", "SI_TARGET", "tune_nu", "tuning_note"]
+__all__ = ["NU_GRID", "SI_TARGET", "best_si", "tune_nu", "tuning_note"]
 
 SI_TARGET = 0.95
 # Log-spaced candidates per regularizer form; the scales differ because LI is a squared logit
@@ -79,6 +79,11 @@ def tune_nu(ctx: Context, group: str, form: str, grid: tuple[float, ...] | None 
             "reached": reached, "grid": list(grid), "sweep": sweep}
 
 
+def best_si(t: dict[str, Any]) -> float:
+    """The highest validation SI of a ``tune_nu`` sweep (failed points have none); nan when nothing trained."""
+    return max((r["SI"] for r in t["sweep"] if r.get("SI") is not None), default=float("nan"))
+
+
 def tuning_note(t: dict[str, Any]) -> str:
     """One line saying what ``tune_nu`` did: the nu chosen, why, and the sweep (failed points with their reason)."""
     def point(r: dict[str, Any]) -> str:
@@ -89,7 +94,7 @@ def tuning_note(t: dict[str, Any]) -> str:
     if t["reached"]:
         why = f"the smallest grid value with validation SI >= {t['target_SI']}"
     else:
-        best = max((r["SI"] for r in t["sweep"] if r.get("SI") is not None), default=float("nan"))
+        best = best_si(t)
         why = (f"validation SI >= {t['target_SI']} NOT reached on the grid; kept the nu with the highest "
                f"validation SI ({best:.3f})")
     return (f"{t['group']} IR-{t['form']}: chosen nu = {t['chosen_nu']:g}, {why}; sweep: "
