@@ -95,8 +95,16 @@ def comparison(folder: Path) -> dict[str, Any]:
                                                       MODELS.index(r["model"]) if r["model"] in MODELS else 9))
             if r["model"] in MODELS]
     first = next(iter(docs.values()))
+    provs = {a: d.get("provenance") for a, d in docs.items()}
+    prov: dict[str, Any] = {}  # unknown when any table predates provenance records
+    if all(p and "engine" in p for p in provs.values()):
+        # the tables may come from different commits: name each one's code, and the oldest engine among them
+        codes = {p.get("code", "?") for p in provs.values()}
+        prov = {**provs[next(iter(provs))], "engine": min(p["engine"] for p in provs.values()),
+                "code": codes.pop() if len(codes) == 1 else ", ".join(f"{a} {p.get('code', '?')}"
+                                                                      for a, p in provs.items())}
     return {"scale": first["scale"], "scale_tag": first.get("scale_tag") or scale_tag(Scale(**first["scale"])),
-            "device": first.get("device"), "provenance": first.get("provenance"),
+            "device": first.get("device"), "provenance": prov,
             "sources": {a: TABLES[a] for a in docs}, "rows": rows}
 
 

@@ -70,6 +70,12 @@ def test_comparison_reads_both_tables_and_refuses_mixed_scales(tmp_path):
     from empirical.beyond_plots import plot_beyond
 
     assert plot_beyond(data, tmp_path / "beyond.png").read_bytes()[:4] == b"\x89PNG"
+    assert data["provenance"] == {}  # the synthetic tables record none
+    # tables from different commits: the comparison names each one's code and the oldest engine
+    for name, code, engine in (("table1.json", "aaa", 2), ("table1_cnn.json", "bbb", 1)):
+        d = json.loads((tmp_path / name).read_text())
+        (tmp_path / name).write_text(json.dumps({**d, "provenance": {"code": code, "engine": engine}}))
+    assert beyond.comparison(tmp_path)["provenance"] == {"code": "mlp aaa, cnn bbb", "engine": 1}
     (tmp_path / "table1_cnn.json").write_text(json.dumps(_table(asdict(replace(QUICK, epochs=7)))))
     with pytest.raises(UsageError, match="different scales"):
         beyond.comparison(tmp_path)

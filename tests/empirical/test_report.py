@@ -113,7 +113,9 @@ def test_beyond_claims_are_not_measured_until_their_outputs_exist_then_judged(tm
         for m, li, si, acc in (("WT", 0.0, 1.0, 95.0), ("DA", 100.0, da_si, 94.0), ("IR", 0.05, 0.95, 90.0)):
             rows.append({"group": g, "model": m, "LI": [li, 0], "SI": [si, 0], "acc": [acc, 0]})
     (tmp_path / "beyond").mkdir()
-    (tmp_path / "beyond" / "table1_cnn.json").write_text(json.dumps({"rows": rows}))
+    li_tuning = [{"group": "D4", "form": "LI", "reached": False, "target_SI": 0.95, "sweep": [{"nu": 30.0, "SI": 0.91}]},
+                 {"group": "R4", "form": "LI", "reached": True, "target_SI": 0.95, "sweep": [{"nu": 3.0, "SI": 0.96}]}]
+    (tmp_path / "beyond" / "table1_cnn.json").write_text(json.dumps({"rows": rows, "tuning": li_tuning}))
     spec = [{"group": "R4", "model": m, "sigma_max_J": [v, 0]} for m, v in
             (("DA", 10.0), ("IR-LI", 4.0), ("IR-DI", 12.0), ("IR-NLI", 5.0))]
     tuning = [{"group": "R4", "form": "DI", "reached": False, "target_SI": 0.95, "sweep": [{"nu": 1.0, "SI": 0.8}, {"nu": 3.0, "SI": 0.87}]},
@@ -123,6 +125,9 @@ def test_beyond_claims_are_not_measured_until_their_outputs_exist_then_judged(tm
     assert found["beyond_cnn_da_not_genuine"][3] == "holds"
     assert found["beyond_cnn_ir_like_wt"][3] == "holds" and "accuracy cost 5.0 points below WT" in \
         found["beyond_cnn_ir_like_wt"][4]
+    # so is a group whose LI search missed it: D4's, not R4's
+    assert "D4: IR SI 0.95 (SI >= 0.95 NOT reached: best validation SI 0.910), LI" in found["beyond_cnn_ir_like_wt"][4]
+    assert "R4: IR SI 0.95, LI" in found["beyond_cnn_ir_like_wt"][4]
     assert found["beyond_cnn_ir_lowers_sigma"][3] == "holds only for IR-LI, IR-NLI"
     # a form whose search missed SI >= 0.95 is named in the evidence (the verdict is not changed by it)
     evidence = found["beyond_cnn_ir_lowers_sigma"][4]
