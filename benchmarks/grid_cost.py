@@ -5,9 +5,10 @@ Figures 3 and 4 and the bridge's layer/subspace parts reuse them), measures one 
 model kind (WT, DA, IR) per group at full scale on one thread, and prints core-hours of training and the
 wall time with N single-threaded workers (the grid's stacks are independent; ν tunings are sequential).
 Times are CPU seconds of this process, so a busy machine counts (nearly) fairly. Evaluation is not included
-for the paper grid; ``--beyond`` projects the extension grid with one full test evaluation per run:
+for the paper grid; ``--beyond`` projects the extension grid with one full test evaluation per run, and
+``--measured CACHE`` sums the training seconds each run of the committed extension grid recorded in the cache:
 
-    python benchmarks/grid_cost.py [--beyond]
+    python benchmarks/grid_cost.py [--beyond | --measured runs]
 """
 
 from __future__ import annotations
@@ -61,6 +62,43 @@ def beyond_runs(groups=("R4", "T3", "D4", "F2"), archs=("mlp", "cnn"), seeds: in
     return runs
 
 
+def beyond_configs(folder: Path) -> dict[tuple[str, str], set[RunConfig]]:
+    """The RunConfigs behind the committed beyond outputs in ``folder``, by (arch, group): WT, DA and each IR form's
+    chosen nu x seeds, and every point of its nu sweep (seed 0)."""
+    out: dict[tuple[str, str], set[RunConfig]] = {}
+    for arch, stem in (("mlp", "table1"), ("cnn", "table1_cnn"), ("cnn", "fig5_spectral_cnn")):
+        path = folder / f"{stem}.json"
+        if not path.exists():
+            continue
+        d = json.loads(path.read_text())
+        sc = {k: d["scale"][k] for k in ("epochs", "n_train", "n_val", "n_test")}
+        cfg = lambda **kw: RunConfig(arch=arch, **sc, **kw)  # noqa: E731
+        for r in d["rows"]:
+            kind, form = (r["model"], "") if r["model"] in ("WT", "DA") else ("IR", r["model"].removeprefix("IR-")
+                                                                              if r["model"] != "IR" else "LI")
+            kw = {"form": form, "nu": r["nu"]} if kind == "IR" else {}
+            out.setdefault((arch, r["group"]), set()).update(
+                cfg(group=r["group"], model=kind, seed=s, **kw) for s in range(r["seeds"]))
+        for t in d.get("tuning", []):
+            out[(arch, t["group"])].update(cfg(group=t["group"], model="IR", form=t["form"], nu=p["nu"])
+                                           for p in t["sweep"])
+    return out
+
+
+def measured_beyond(folder: Path, cache: Path) -> None:
+    """Print the training core-hours each cached run of the committed beyond grid recorded (its stack's wall time
+    on one thread, shared among the stack's runs), by arch x group, and the runs missing from ``cache``."""
+    from empirical.training import load_result
+
+    total, runs, missing = 0.0, 0, 0
+    for (arch, group), configs in sorted(beyond_configs(folder).items()):
+        found = [r for c in configs if (r := load_result(c, cache)) is not None]
+        sec = sum(r.seconds for r in found)
+        total, runs, missing = total + sec, runs + len(found), missing + len(configs) - len(found)
+        print(f"{arch} {group}: {len(found)} of {len(configs)} runs cached, {sec / 3600:.2f} core-hours of training")
+    print(f"beyond grid: {runs} runs, {total / 3600:.2f} core-hours of training as recorded; {missing} not in {cache}")
+
+
 def epoch_seconds(group: str, model: str, epochs: int = 2, arch: str = "mlp") -> float:
     """CPU seconds per training epoch of one full-scale run on one thread (median of ``epochs`` epochs, 1st dropped)."""
     ds = transforming("mnist", group, 0, n_train=10_000, n_val=2_000, n_test=100, quiet=True)
@@ -100,7 +138,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(ROOT / "paper_figures"))
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--beyond", action="store_true", help="project the beyond-the-paper grid (mlp, cnn x R4 T3 D4 F2)")
+    p.add_argument("--measured", metavar="CACHE", help="sum the training seconds the beyond grid's runs recorded in "
+                                                         "this run cache (e.g. runs)")
     args = p.parse_args(argv)
+    if args.measured:
+        measured_beyond(Path(args.out) / "beyond", Path(args.measured))
+        return 0
     torch.set_num_threads(1)
     if args.beyond:
         total = evals = shared = 0.0
