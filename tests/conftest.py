@@ -31,3 +31,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 _SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 if "INVARIANCE_DATA" not in os.environ and _SHARED.is_dir():
     os.environ["INVARIANCE_DATA"] = str(_SHARED)
+elif os.environ.get("INVARIANCE_DATA") and not Path(os.environ["INVARIANCE_DATA"]).is_absolute():
+    # some tests run a command from a temporary working folder: a relative INVARIANCE_DATA (e.g. ../shared/data)
+    # means the folder as seen from where pytest was started
+    os.environ["INVARIANCE_DATA"] = str(Path(os.environ["INVARIANCE_DATA"]).resolve())
