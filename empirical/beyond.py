@@ -34,6 +34,7 @@ from empirical.beyond_claims import BEYOND
 from empirical.experiment import Context, Scale, UsageError, add_arguments, command, parse_context, scale_tag
 from empirical.groups import group_names
 from empirical.store import StoreError, check_writable, write_json
+from empirical.training import combine_provenance
 
 __all__ = ["BEYOND", "STEPS", "TABLES", "plan", "comparison", "context", "main"]
 
@@ -95,14 +96,7 @@ def comparison(folder: Path) -> dict[str, Any]:
                                                       MODELS.index(r["model"]) if r["model"] in MODELS else 9))
             if r["model"] in MODELS]
     first = next(iter(docs.values()))
-    provs = {a: d.get("provenance") for a, d in docs.items()}
-    prov: dict[str, Any] = {}  # unknown when any table predates provenance records
-    if all(p and "engine" in p for p in provs.values()):
-        # the tables may come from different commits: name each one's code, and the oldest engine among them
-        codes = {p.get("code", "?") for p in provs.values()}
-        prov = {**provs[next(iter(provs))], "engine": min(p["engine"] for p in provs.values()),
-                "code": codes.pop() if len(codes) == 1 else ", ".join(f"{a} {p.get('code', '?')}"
-                                                                      for a, p in provs.items())}
+    prov = combine_provenance({a: d.get("provenance") for a, d in docs.items()})  # the tables may differ in code
     return {"scale": first["scale"], "scale_tag": first.get("scale_tag") or scale_tag(Scale(**first["scale"])),
             "device": first.get("device"), "provenance": prov,
             "sources": {a: TABLES[a] for a in docs}, "rows": rows}

@@ -44,7 +44,7 @@ from theory.groups import Representation, cayley_table
 
 __all__ = [
     "RunConfig", "RunResult", "TrainData", "PROBE", "ENGINE", "train_stack", "save_result", "load_result",
-    "result_path", "provenance", "code_version", "training_macs", "group_stacks", "build_network", "MODELS",
+    "result_path", "provenance", "combine_provenance", "code_version", "training_macs", "group_stacks", "build_network", "MODELS",
     "OPTIMIZERS", "PATHS",
 ]
 
@@ -196,6 +196,19 @@ def provenance(device: torch.device | str, stack: list[str] | None = None) -> di
     """What a result's bits depend on: code version, engine, torch, device, CPU threads, stack composition."""
     return {"code": code_version(), "engine": ENGINE, "torch": torch.__version__, "device": str(device),
             "threads": torch.get_num_threads(), "stack": list(stack or [])}
+
+
+def combine_provenance(parts: dict[str, dict | None]) -> dict:
+    """One provenance for an output assembled from ``parts`` (name -> its provenance): the common one; else the
+    first with each part's code named and the oldest engine; {} (unknown) when any part recorded none."""
+    provs = list(parts.values())
+    if not provs or not all(p and "engine" in p for p in provs):
+        return {}
+    if all(p == provs[0] for p in provs):
+        return dict(provs[0])
+    codes = {p.get("code", "?") for p in provs}
+    return {**provs[0], "engine": min(p["engine"] for p in provs),
+            "code": codes.pop() if len(codes) == 1 else ", ".join(f"{n} {p.get('code', '?')}" for n, p in parts.items())}
 
 
 def result_path(config: RunConfig, cache_dir: Path) -> Path:

@@ -42,7 +42,7 @@ from empirical.experiment import (Context, Scale, add_arguments, command, parse_
                                   write_json)
 from empirical.groups import group_names
 from empirical.store import entry_lock
-from empirical.training import provenance
+from empirical.training import combine_provenance, provenance
 from empirical.tuning import tune_nu
 
 from threadpoolctl import threadpool_limits  # numpy's BLAS thread pool cannot be sized from Python without it
@@ -138,7 +138,8 @@ def merge(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     """``new`` with the parts it did not run kept from ``old`` (same groups), each part with its own scale.
 
     Lets the parts run at different scales (e.g. the cached full-scale layers and subspace parts beside
-    a shorter linear run on a CPU); ``part_scales`` records which scale and device produced each part.
+    a shorter linear run on a CPU); ``part_scales`` records which scale and device produced each part, and
+    ``part_provenance`` which code and engine (``provenance`` combines them: a kept part may be older).
     """
     if not old or old.get("groups") != new["groups"]:
         return new
@@ -154,6 +155,10 @@ def merge(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     out["part_scales"] = {p: scales[p] for p in out["parts"]}
     if any(v != out["part_scales"][out["parts"][0]] for v in out["part_scales"].values()):
         out["scale"] = "mixed: see part_scales"
+    old_provs = old.get("part_provenance") or {p: old.get("provenance") for p in old.get("parts", [])}
+    provs = {**{p: old_provs.get(p) for p in kept}, **new.get("part_provenance", {})}
+    out["part_provenance"] = {p: provs.get(p) for p in out["parts"]}
+    out["provenance"] = combine_provenance(out["part_provenance"])
     return out
 
 
@@ -226,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     cases = args.theory_cases if args.theory_cases is not None else QUICK_THEORY_CASES if _quick(ctx) else THEORY_CASES
     result = bridge(ctx, tuple(args.groups), tuple(args.parts), cases, args.deep_seeds, contexts)
     common = result["scale"] if isinstance(result["scale"], dict) else None  # the parts' scale when they agree
-    result.update(scale_tag=scale_tag(Scale(**common) if common else ctx.scale), provenance=provenance(ctx.device))
+    prov = provenance(ctx.device)
+    result.update(scale_tag=scale_tag(Scale(**common) if common else ctx.scale), provenance=prov,
+                  part_provenance={p: prov for p in result["parts"]})
     path = ctx.out / "bridge.json"
     from empirical.bridge.plots import plot_all  # matplotlib only when writing the figures
 

@@ -370,6 +370,22 @@ def test_merge_keeps_the_parts_not_rerun_with_their_scales():
     assert bridge.merge(None, new) == new
 
 
+def test_merge_keeps_each_parts_provenance_and_names_an_older_one():
+    old = {"groups": ["R4"], "parts": ["linear", "layers"], "scale": {}, "linear": 1, "layers": 1}  # none recorded
+    v1, v2 = {"code": "aaa", "engine": 1}, {"code": "bbb", "engine": 2}
+    new = {"groups": ["R4"], "parts": ["linear"], "scale": {}, "linear": 2, "part_scales": {"linear": {}},
+           "provenance": v2, "part_provenance": {"linear": v2}}
+    out = bridge.merge(old, new)
+    # the kept part predates provenance records: the file's provenance is unknown, not the new run's
+    assert out["part_provenance"] == {"linear": v2, "layers": None} and out["provenance"] == {}
+    out = bridge.merge({**old, "provenance": v1}, new)
+    assert out["part_provenance"] == {"linear": v2, "layers": v1}
+    assert out["provenance"] == {"code": "linear bbb, layers aaa", "engine": 1}  # the oldest engine is reported
+    again = bridge.merge(out, {**new, "parts": ["layers"], "layers": 3, "part_scales": {"layers": {}},
+                               "part_provenance": {"layers": v2}})
+    assert again["part_provenance"] == {"linear": v2, "layers": v2} and again["provenance"] == v2
+
+
 def _context(tmp_path, *options):
     return context_from_args(add_arguments(argparse.ArgumentParser()).parse_args(
         [*options, "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]))
