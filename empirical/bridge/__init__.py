@@ -154,7 +154,7 @@ def merge(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     scales = {**{p: old_scales[p] for p in kept}, **new["part_scales"]}
     out["part_scales"] = {p: scales[p] for p in out["parts"]}
     if any(v != out["part_scales"][out["parts"][0]] for v in out["part_scales"].values()):
-        out["scale"] = "mixed: see part_scales"
+        out["scale"], out["scale_tag"] = "mixed: see part_scales", "mixed"  # not the tag of the parts run now
     old_provs = old.get("part_provenance") or {p: old.get("provenance") for p in old.get("parts", [])}
     provs = {**{p: old_provs.get(p) for p in kept}, **new.get("part_provenance", {})}
     out["part_provenance"] = {p: provs.get(p) for p in out["parts"]}

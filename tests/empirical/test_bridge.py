@@ -361,7 +361,7 @@ def test_merge_keeps_the_parts_not_rerun_with_their_scales():
     out = bridge.merge(old, new)
     assert out["parts"] == ["linear", "layers"] and out["linear"] == {"R4": 1} and out["layers"] == {"new": 2}
     assert out["part_scales"] == {"linear": {**full, "device": "cpu"}, "layers": {**short, "device": "cpu"}}
-    assert out["scale"].startswith("mixed")
+    assert out["scale"].startswith("mixed") and out["scale_tag"] == "mixed"
     again = bridge.merge(out, {**new, "parts": ["linear"], "linear": {"R4": 3},
                                "part_scales": {"linear": {**short, "device": "cpu"}}})  # a mixed file merges again
     assert again["layers"] == {"new": 2} and again["linear"] == {"R4": 3}
