@@ -32,13 +32,19 @@ from empirical.training import RunConfig, train_stack  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _kind_form(model: str) -> tuple[str, str]:
+    """An output row's model name as (model kind, IR form): 'WT' -> ('WT', ''), 'IR' (Table 1) -> ('IR', 'LI')."""
+    if model in ("WT", "DA"):
+        return model, ""
+    return "IR", model.removeprefix("IR-") if model != "IR" else "LI"
+
+
 def grid_runs(out: Path) -> Counter:
     """Distinct (group, model kind, form, nu, seed) runs behind the committed outputs, counted by (group, kind)."""
     runs = set()
     t1, f5 = (json.loads((out / f).read_text()) for f in ("table1.json", "fig5_spectral.json"))
     for r in t1["rows"] + f5["rows"]:
-        kind, form = (r["model"], "") if r["model"] in ("WT", "DA") else ("IR", r["model"].removeprefix("IR-")
-                                                                          if r["model"] != "IR" else "LI")
+        kind, form = _kind_form(r["model"])
         runs |= {(r["group"], kind, form, r["nu"], s) for s in range(r["seeds"])}
     for t in t1["tuning"] + f5["tuning"]:
         runs |= {(t["group"], "IR", t["form"], p["nu"], 0) for p in t["sweep"]}
@@ -74,8 +80,7 @@ def beyond_configs(folder: Path) -> dict[tuple[str, str], set[RunConfig]]:
         sc = {k: d["scale"][k] for k in ("epochs", "n_train", "n_val", "n_test")}
         cfg = lambda **kw: RunConfig(arch=arch, **sc, **kw)  # noqa: E731
         for r in d["rows"]:
-            kind, form = (r["model"], "") if r["model"] in ("WT", "DA") else ("IR", r["model"].removeprefix("IR-")
-                                                                              if r["model"] != "IR" else "LI")
+            kind, form = _kind_form(r["model"])
             kw = {"form": form, "nu": r["nu"]} if kind == "IR" else {}
             out.setdefault((arch, r["group"]), set()).update(
                 cfg(group=r["group"], model=kind, seed=s, **kw) for s in range(r["seeds"]))

@@ -8,6 +8,7 @@ claim whose outputs are absent is 'not measured'. :func:`beyond_markdown` is the
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -58,16 +59,16 @@ def _da_not_genuine(r, g):
                f"vs IR {_m(ir, 'SI'):.2f}, WT {_m(wt, 'SI'):.2f}"
 
 
-def _ir_like_wt(r, g, missed=None):
+def _ir_like_wt(r, g, missed: dict[tuple[str, str], str]):
     da, ir, wt = r[(g, "DA")], r[(g, "IR")], r[(g, "WT")]
     ok = _m(ir, "SI") >= 0.9 and _m(ir, "LI") < 0.01 * _m(da, "LI")
-    return ok, f"IR SI {_m(ir, 'SI'):.2f}{(missed or {}).get((g, 'IR-LI'), '')}, LI {_m(ir, 'LI'):.3g} " \
+    return ok, f"IR SI {_m(ir, 'SI'):.2f}{missed.get((g, 'IR-LI'), '')}, LI {_m(ir, 'LI'):.3g} " \
                f"(DA {_m(da, 'LI'):.3g}); accuracy cost {_m(wt, 'acc') - _m(ir, 'acc'):.1f} points below WT, " \
                f"{_m(da, 'acc') - _m(ir, 'acc'):.1f} below DA"
 
 
 def _missed(folder: Path, stem: str) -> dict[tuple[str, str], str]:
-    """(group, 'IR-<form>') -> a note for each nu search in output ``stem`` that never reached its validation SI target."""
+    """(group, 'IR-<form>') -> a note for each nu search in output ``stem`` that missed its validation SI target."""
     from empirical.tuning import best_si  # lazily, as beyond_markdown imports tuning_note: it pulls in torch
 
     # a criterion's premise (tuned to SI >= 0.95) is not checked by its verdict: the evidence names the misses
@@ -97,7 +98,8 @@ def beyond_findings(out: Path) -> list[tuple[str, str, str, str, str, str]]:
     rows.append(("beyond_cnn_ir_like_wt", "Sec. 4.2 for a CNN",
                  "IR reaches WT-like invariance in the CNN: test SI >= 0.9 and LI below 1 % of DA's (per group); "
                  "the evidence gives its accuracy cost against WT and DA.",
-                 _per_group(cnn, lambda r, g: _ir_like_wt(r, g, _missed(folder, 'table1_cnn'))) if cnn else None, COMMANDS["table1_cnn"], (("cnn",), every)))
+                 _per_group(cnn, functools.partial(_ir_like_wt, missed=_missed(folder, "table1_cnn")))
+                 if cnn else None, COMMANDS["table1_cnn"], (("cnn",), every)))
 
     def sigma(s):
         da = _m(s[("R4", "DA")], "sigma_max_J")

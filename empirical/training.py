@@ -44,8 +44,8 @@ from theory.groups import Representation, cayley_table
 
 __all__ = [
     "RunConfig", "RunResult", "TrainData", "PROBE", "ENGINE", "train_stack", "save_result", "load_result",
-    "result_path", "provenance", "combine_provenance", "code_version", "training_macs", "group_stacks", "build_network", "MODELS",
-    "OPTIMIZERS", "PATHS",
+    "result_path", "provenance", "combine_provenance", "code_version", "training_macs", "group_stacks",
+    "build_network", "MODELS", "OPTIMIZERS", "PATHS",
 ]
 
 MODELS = ("WT", "DA", "IR")
@@ -207,8 +207,8 @@ def combine_provenance(parts: dict[str, dict | None]) -> dict:
     if all(p == provs[0] for p in provs):
         return dict(provs[0])
     codes = {p.get("code", "?") for p in provs}
-    return {**provs[0], "engine": min(p["engine"] for p in provs),
-            "code": codes.pop() if len(codes) == 1 else ", ".join(f"{n} {p.get('code', '?')}" for n, p in parts.items())}
+    named = ", ".join(f"{n} {p.get('code', '?')}" for n, p in parts.items())
+    return {**provs[0], "engine": min(p["engine"] for p in provs), "code": codes.pop() if len(codes) == 1 else named}
 
 
 def result_path(config: RunConfig, cache_dir: Path) -> Path:

@@ -113,12 +113,14 @@ def test_beyond_claims_are_not_measured_until_their_outputs_exist_then_judged(tm
         for m, li, si, acc in (("WT", 0.0, 1.0, 95.0), ("DA", 100.0, da_si, 94.0), ("IR", 0.05, 0.95, 90.0)):
             rows.append({"group": g, "model": m, "LI": [li, 0], "SI": [si, 0], "acc": [acc, 0]})
     (tmp_path / "beyond").mkdir()
-    li_tuning = [{"group": "D4", "form": "LI", "reached": False, "target_SI": 0.95, "sweep": [{"nu": 30.0, "SI": 0.91}]},
+    li_tuning = [{"group": "D4", "form": "LI", "reached": False, "target_SI": 0.95,
+                  "sweep": [{"nu": 30.0, "SI": 0.91}]},
                  {"group": "R4", "form": "LI", "reached": True, "target_SI": 0.95, "sweep": [{"nu": 3.0, "SI": 0.96}]}]
     (tmp_path / "beyond" / "table1_cnn.json").write_text(json.dumps({"rows": rows, "tuning": li_tuning}))
     spec = [{"group": "R4", "model": m, "sigma_max_J": [v, 0]} for m, v in
             (("DA", 10.0), ("IR-LI", 4.0), ("IR-DI", 12.0), ("IR-NLI", 5.0))]
-    tuning = [{"group": "R4", "form": "DI", "reached": False, "target_SI": 0.95, "sweep": [{"nu": 1.0, "SI": 0.8}, {"nu": 3.0, "SI": 0.87}]},
+    tuning = [{"group": "R4", "form": "DI", "reached": False, "target_SI": 0.95,
+               "sweep": [{"nu": 1.0, "SI": 0.8}, {"nu": 3.0, "SI": 0.87}]},
               {"group": "R4", "form": "LI", "reached": True, "target_SI": 0.95, "sweep": [{"nu": 1.0, "SI": 0.96}]}]
     (tmp_path / "beyond" / "fig5_spectral_cnn.json").write_text(json.dumps({"rows": spec, "tuning": tuning}))
     found = {f[0]: f for f in beyond_findings(tmp_path)}
