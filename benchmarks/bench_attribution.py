@@ -1,4 +1,4 @@
-"""Integrated gradients: ours (empirical.attribution) vs captum's IntegratedGradients, side by side.
+"""Integrated gradients: ours (empirical.measure.attribution) vs captum's IntegratedGradients, side by side.
 
 Same model (the 5-layer MLP of Sec. 4.1), same inputs, same steps, same quadrature
 (Gauss-Legendre, captum's default); checks that the attributions agree, prints median
@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from timing import median_time  # noqa: E402  (benchmarks/timing.py)
 
-from empirical.attribution import integrated_gradients  # noqa: E402
-from empirical.models import MLP  # noqa: E402
+from empirical.measure.attribution import integrated_gradients  # noqa: E402
+from empirical.engine.models import MLP  # noqa: E402
 
 
 def methods(model, x, target, steps: int) -> list[tuple[str, object]]:

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from timing import median_time  # noqa: E402  (benchmarks/timing.py)
 
-from empirical.models import MLP  # noqa: E402
-from empirical.sensitivity import jacobian_sigma_max  # noqa: E402
+from empirical.engine.models import MLP  # noqa: E402
+from empirical.measure.sensitivity import jacobian_sigma_max  # noqa: E402
 
 
 def naive_sigma_max(model, x: torch.Tensor) -> torch.Tensor:

@@ -5,15 +5,15 @@ Two tables from one run, each against the float32 matmul peak measured in the sa
 1. naive loop vs our hand-tuned MLP engine. The naive loop: a DataLoader over the tensors, per-sample
    augmentation in Python (torch.rot90 per image in the collate function), one nn.Module at a time,
    Adam; for IR the orbit is built with one rot90 per group element; WT is
-   ``empirical.models.WeightTiedMLP``. Our engine: ``empirical.training.train_stack`` (data resident
+   ``empirical.engine.models.WeightTiedMLP``. Our engine: ``empirical.engine.training.train_stack`` (data resident
    on the device, one batched matmul per layer for R stacked runs), including its per-epoch
    validation and probe work. Both train the 1296-128x4-9 MLP on Transforming-MNIST (R4).
-2. engines side by side: the generic torch.func path (``empirical.functional``) on the MLP, as a fraction
-   of the fast path's throughput (target >= 0.8), and the CNN (``empirical.architectures``, generic path)
+2. engines side by side: the generic torch.func path (``empirical.engine.functional``) on the MLP, as a fraction
+   of the fast path's throughput (target >= 0.8), and the CNN (``empirical.engine.architectures``, generic path)
    as a fraction of the matmul peak, counting its convolution multiply-adds (target >= 50 % on a CPU).
 
 Efficiency counts 3x the forward multiply-adds per training sample (2 FLOP each), as the
-issue specifies, measured on the module by ``empirical.architectures.forward_macs`` (for the MLP
+issue specifies, measured on the module by ``empirical.engine.architectures.forward_macs`` (for the MLP
 equal to the layer formula). Table 1 uses the peak probed at the start; table 2 the largest of the
 probes at the start, before and after it (a busy machine lowers a probe; the largest one is the
 conservative denominator). Run from the
@@ -34,12 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from empirical.data import transforming  # noqa: E402
-from empirical.experiment import train_data  # noqa: E402
-from empirical.image_groups import image_group  # noqa: E402
-from empirical.invariance import invariance_from_logits  # noqa: E402
-from empirical.models import MLP, WeightTiedMLP  # noqa: E402
-from empirical.training import RunConfig, train_stack, training_macs  # noqa: E402
+from empirical.data.transforming import transforming  # noqa: E402
+from empirical.engine.runs import train_data  # noqa: E402
+from empirical.measure.image_groups import image_group  # noqa: E402
+from empirical.measure.invariance import invariance_from_logits  # noqa: E402
+from empirical.engine.models import MLP, WeightTiedMLP  # noqa: E402
+from empirical.engine.training import RunConfig, train_stack, training_macs  # noqa: E402
 
 
 CLOCK = time.perf_counter  # --clock cpu: time.process_time, so other processes' time slices do not count

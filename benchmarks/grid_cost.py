@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from empirical.experiment import train_data  # noqa: E402
-from empirical.data import transforming  # noqa: E402
-from empirical.groups import image_group  # noqa: E402
-from empirical.training import RunConfig, train_stack  # noqa: E402
+from empirical.engine.runs import train_data  # noqa: E402
+from empirical.data.transforming import transforming  # noqa: E402
+from empirical.measure.groups import image_group  # noqa: E402
+from empirical.engine.training import RunConfig, train_stack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,7 +93,7 @@ def beyond_configs(folder: Path) -> dict[tuple[str, str], set[RunConfig]]:
 def measured_beyond(folder: Path, cache: Path) -> None:
     """Print the training core-hours each cached run of the committed beyond grid recorded (its stack's wall time
     on one thread, shared among the stack's runs), by arch x group, and the runs missing from ``cache``."""
-    from empirical.training import load_result
+    from empirical.engine.training import load_result
 
     total, runs, missing = 0.0, 0, 0
     for (arch, group), configs in sorted(beyond_configs(folder).items()):
@@ -124,8 +124,10 @@ def eval_seconds(group: str, model: str, arch: str = "mlp") -> float:
     """
     import tempfile
 
-    from empirical.experiment import dataset_for, default_context, evaluate
-    from empirical.training import RunResult, build_network
+    from empirical.cli import default_context
+    from empirical.engine.evaluation import evaluate
+    from empirical.engine.runs import dataset_for
+    from empirical.engine.training import RunResult, build_network
 
     with tempfile.TemporaryDirectory() as tmp:
         ctx = default_context(["--cache-dir", tmp, "--out", tmp, "--quiet"])

@@ -30,11 +30,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from empirical.beyond_claims import BEYOND
-from empirical.experiment import Context, Scale, UsageError, add_arguments, command, parse_context, scale_tag
-from empirical.groups import group_names
-from empirical.store import StoreError, check_writable, write_json
-from empirical.training import combine_provenance
+from empirical.paper.beyond_claims import BEYOND
+from empirical.cli import UsageError, add_arguments, command, parse_context
+from empirical.engine.context import Context, Scale, scale_tag
+from empirical.measure.groups import group_names
+from empirical.engine.store import StoreError, check_writable, write_json
+from empirical.engine.training import combine_provenance
 
 __all__ = ["BEYOND", "STEPS", "TABLES", "plan", "comparison", "context", "main"]
 
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             if code:
                 return code
             continue
-        from empirical.beyond_plots import plot_beyond
+        from empirical.paper.beyond_plots import plot_beyond
 
         data = comparison(ctx.out)
         write_json(data, ctx.out / "beyond.json")

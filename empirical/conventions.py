@@ -5,7 +5,7 @@
 
 For each reported number: its value under our reading (the library's defaults, paper_figures/README.md),
 its range over the readings, and which readings move it by more than the paper's standard deviation
-(``empirical.tables.PAPER``; the figures give none). The readings (``empirical.readings``):
+(``empirical.paper.tables.PAPER``; the figures give none). The readings (``empirical.paper.readings``):
 
 - table1: SI under every option of its eight open choices, one at a time, and the full product searched
   for readings that give the paper's SI (R4 DA within 0.17 ± 2 x 0.04, T3 DA within 0.57 ± 2 x 0.08, WT >= 0.99
@@ -22,7 +22,7 @@ its range over the readings, and which readings move it by more than the paper's
 A reading under which an exactly invariant model (WT) does not score the invariant value (SI = 1, or
 |G| for the literal sum; LI = DI = 0) is flagged in its own column, never dropped. Models come from
 ``grid.model_configs`` (Table 1, Fig. 4) and ``grid.variants`` (Fig. 5), trained through ``train_all``
-only where missing; every evaluation is cached (``experiment.cached_evaluation``). Writes
+only where missing; every evaluation is cached (``empirical.engine.evaluation.cached_evaluation``). Writes
 CONVENTIONS.md and conventions.json into ``--out``; parts computed by an earlier call at the same scale are kept
 (``--parts table1`` then ``--parts drift`` add up).
 """
@@ -38,17 +38,19 @@ from typing import Any
 
 import numpy as np
 
-from empirical import readings as rd
-from empirical.data import DRIFT_MODES, drift
-from empirical.experiment import (Context, add_arguments, command, dataset_for, evaluate, mean_std, parse_context,
-                                  scale_tag, train_all)
-from empirical.grid import model_configs, variants
-from empirical.groups import group_names
-from empirical.reading_runs import SUBSETS, fragility, jacobian_product, orbit_readings, parameter_counts, si_product
-from empirical.readings_report import PARTS, to_markdown
-from empirical.store import entry_lock, write_json, write_text
-from empirical.tables import METRICS, PAPER
-from empirical.training import RunResult, provenance
+from empirical.paper import readings as rd
+from empirical.data.transforming import DRIFT_MODES, drift
+from empirical.cli import add_arguments, command, parse_context
+from empirical.engine.context import Context, scale_tag
+from empirical.engine.evaluation import evaluate, mean_std
+from empirical.engine.runs import dataset_for, train_all
+from empirical.paper.grid import model_configs, variants
+from empirical.measure.groups import group_names
+from empirical.paper.reading_runs import SUBSETS, fragility, jacobian_product, orbit_readings, parameter_counts, si_product
+from empirical.paper.readings_report import PARTS, to_markdown
+from empirical.engine.store import entry_lock, write_json, write_text
+from empirical.paper.tables import METRICS, PAPER
+from empirical.engine.training import RunResult, provenance
 
 __all__ = ["PARTS", "BETAS", "STD_FLOOR", "DRIFT_CRITERIA", "conventions", "merge_parts", "main"]
 

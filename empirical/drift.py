@@ -4,7 +4,7 @@
 
 The models are Table 1's (trained on Transforming-MNIST; IR with the LI regularizer and the
 tuned nu). Each is evaluated on D(beta) = (1 - beta) D_MNIST + beta D_FMNIST built from the two
-test splits (``empirical.data.drift``; 'interpolate' by default, 'mixture' one option away),
+test splits (``empirical.data.transforming.drift``; 'interpolate' by default, 'mixture' one option away),
 every sample transformed by its g: DI over the orbit and the accuracy ratio
 Acc(D(beta)) / Acc(D(0)). Writes fig4_drift.json, fig4_drift.png and fig4_drift.pdf.
 """
@@ -16,14 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from empirical.data import DRIFT_MODES, drift
-from empirical.experiment import Context, add_arguments, command, dataset_for, evaluate, mean_std, parse_context
-from empirical.experiment import scale_tag, train_all
-from empirical.groups import group_names
-from empirical.numbers import fmt
-from empirical.store import merged_output
-from empirical.training import provenance
-from empirical.grid import model_configs
+from empirical.data.transforming import DRIFT_MODES, drift
+from empirical.cli import add_arguments, command, parse_context
+from empirical.engine.context import Context
+from empirical.engine.evaluation import evaluate, mean_std
+from empirical.engine.runs import dataset_for
+from empirical.engine.context import scale_tag
+from empirical.engine.runs import train_all
+from empirical.measure.groups import group_names
+from empirical.paper.numbers import fmt
+from empirical.engine.store import merged_output
+from empirical.engine.training import provenance
+from empirical.paper.grid import model_configs
 
 __all__ = ["BETAS", "drift_curves", "main"]
 
@@ -70,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args, ctx = parse_context(parser, argv)
     data = drift_curves(ctx, tuple(args.groups), mode=args.mode)
     stem = ctx.stem("fig4_drift" if args.mode == "interpolate" else f"fig4_drift_{args.mode}")
-    from empirical.plots import plot_drift
+    from empirical.paper.plots import plot_drift
 
     keys = {"curves": lambda c: (c["group"], c["model"])}
     with merged_output(ctx.out / f"{stem}.json", data, keys, ctx.cache_dir / "locks") as merged:

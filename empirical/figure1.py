@@ -16,15 +16,18 @@ import argparse
 import logging
 from typing import Any
 
-from empirical.experiment import Context, add_arguments, build_model, command, dataset_for, parse_context, scale_tag
-from empirical.experiment import UsageError, train_all
-from empirical.grid import model_configs
-from empirical.groups import group_names
-from empirical.image_groups import orbit
-from empirical.numbers import fmt
-from empirical.orbit_maps import orbit_maps, orbit_probabilities, realign, sample_si
-from empirical.store import merged_output
-from empirical.training import provenance
+from empirical.cli import add_arguments, command, parse_context
+from empirical.engine.context import Context, scale_tag
+from empirical.engine.runs import build_model, dataset_for
+from empirical.cli import UsageError
+from empirical.engine.runs import train_all
+from empirical.paper.grid import model_configs
+from empirical.measure.groups import group_names
+from empirical.measure.image_groups import orbit
+from empirical.paper.numbers import fmt
+from empirical.measure.orbit_maps import orbit_maps, orbit_probabilities, realign, sample_si
+from empirical.engine.store import merged_output
+from empirical.engine.training import provenance
 
 __all__ = ["TITLES", "orbit_figure", "main"]
 
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=0, help="index of the test sample (default 0)")
     parser.add_argument("--group", default="R4", choices=group_names())
     args, ctx = parse_context(parser, argv)
-    from empirical.orbit_plots import plot_saliency_orbit
+    from empirical.paper.orbit_plots import plot_saliency_orbit
 
     data = orbit_figure(ctx, args.group, args.sample)
     stem, png = ctx.stem("fig1_saliency_orbit"), ctx.figure("fig1_saliency_orbit", args.group)

@@ -4,13 +4,13 @@
 
 Uses Table 1's DA, IR (LI, tuned nu) and WT models. Takes the first ``--pool`` test samples
 (untransformed) and their full orbits, and the input of each model's last linear layer for every
-g x (``empirical.representations``). The figure is a t-SNE of these representations (seed-0
+g x (``empirical.measure.representations``). The figure is a t-SNE of these representations (seed-0
 models, scikit-learn, random_state 0), colored by class, with the orbits of ``--traced`` samples
 of different classes joined by lines; one panel per model. The numbers are measured in the
 representation space itself, for every seed (mean ± std over seeds): orbit spread, its ratio to
 the distance to the nearest same-class / other-class sample of another orbit, the fraction of
 orbit members whose nearest neighbour is in their own orbit, and the nearest-neighbour class
-agreement (``empirical.latent_claims`` judges the paper's claim from them). Writes fig2_latent.png
+agreement (``empirical.paper.latent_claims`` judges the paper's claim from them). Writes fig2_latent.png
 (R4; fig2_latent_<G>.png for another group) and fig2_latent.json (one entry per group, merged with
 the groups already there).
 """
@@ -21,14 +21,18 @@ import argparse
 import logging
 from typing import Any
 
-from empirical.experiment import Context, add_arguments, build_model, command, dataset_for, mean_std, parse_context
-from empirical.experiment import scale_tag, train_all
-from empirical.grid import model_configs
-from empirical.groups import group_names
-from empirical.numbers import fmt
-from empirical.representations import latent_geometry, orbit_representations, tsne
-from empirical.store import merged_output
-from empirical.training import provenance
+from empirical.cli import add_arguments, command, parse_context
+from empirical.engine.context import Context
+from empirical.engine.evaluation import mean_std
+from empirical.engine.runs import build_model, dataset_for
+from empirical.engine.context import scale_tag
+from empirical.engine.runs import train_all
+from empirical.paper.grid import model_configs
+from empirical.measure.groups import group_names
+from empirical.paper.numbers import fmt
+from empirical.measure.representations import latent_geometry, orbit_representations, tsne
+from empirical.engine.store import merged_output
+from empirical.engine.training import provenance
 
 __all__ = ["MODELS", "TITLES", "POOL", "latent_figure", "main"]
 
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                              f"else {POOL['quick']})")
     parser.add_argument("--traced", type=int, default=4, help="samples whose orbits are traced in the t-SNE")
     args, ctx = parse_context(parser, argv)
-    from empirical.orbit_plots import plot_latent
+    from empirical.paper.orbit_plots import plot_latent
 
     done = [latent_figure(ctx, g, args.pool, args.traced) for g in args.groups]
     common = {"scale": vars(ctx.scale), "scale_tag": scale_tag(ctx.scale), "provenance": provenance(ctx.device)}

@@ -19,14 +19,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from empirical.beyond_claims import beyond_findings, beyond_markdown
-from empirical.experiment import output_scale_tag
-from empirical.latent_claims import STATEMENT as LATENT_STATEMENT
-from empirical.latent_claims import latent_markdown, latent_verdict
-from empirical.store import write_text
-from empirical.training import ENGINE
-from empirical.tuning import tuning_note
-from empirical.verdicts import judge
+from empirical.paper.beyond_claims import beyond_findings, beyond_markdown
+from empirical.engine.context import output_scale_tag
+from empirical.paper.latent_claims import STATEMENT as LATENT_STATEMENT
+from empirical.paper.latent_claims import latent_markdown, latent_verdict
+from empirical.engine.store import write_text
+from empirical.engine.training import ENGINE
+from empirical.engine.tuning import tuning_note
+from empirical.paper.verdicts import judge
 
 __all__ = ["Finding", "load_outputs", "paper_findings", "bridge_findings", "theory_findings", "claims_markdown",
            "readme_markdown", "provenance_lines", "main"]
@@ -232,7 +232,7 @@ def _saliency_rules() -> list[tuple[str, str, str, Rule]]:
 
 
 def _latent_rules() -> list[tuple[str, str, str, Rule]]:
-    """Figure 2's claim, judged by ``empirical.latent_claims`` on fig2_latent.json."""
+    """Figure 2's claim, judged by ``empirical.paper.latent_claims`` on fig2_latent.json."""
     return [("fig2_latent_orbits_far_apart", "§4.2, Fig. 2", LATENT_STATEMENT,
              lambda data: latent_verdict(data["latent"]) if "latent" in data else None)]
 
@@ -401,7 +401,7 @@ def scale_text(scale: dict[str, Any], device: str | None = None) -> str:
 
 def bridge_scales(b: dict[str, Any]) -> str:
     """The scale each bridge part ran at (parts may differ, see ``empirical.bridge.merge``)."""
-    from empirical.experiment import part_scales
+    from empirical.engine.context import part_scales
 
     return "; ".join(f"{p}: {scale_text(sc, sc.get('device'))}" for p, sc in part_scales(b).items())
 
@@ -410,7 +410,7 @@ def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Fin
                     beyond: str = "") -> str:
     """paper_figures/README.md: the hand-written head, the measured tables and claim verdicts, then ``beyond``
     (the extension's section, ``beyond_claims.beyond_markdown``)."""
-    from empirical.tables import to_markdown
+    from empirical.paper.tables import to_markdown
 
     lines = [readme_head.rstrip(), ""]
     if "table1" in data:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from empirical.experiment import add_arguments, command, parse_context
+from empirical.cli import add_arguments, command, parse_context
 
 __all__ = ["COMMANDS", "main"]
 

@@ -13,15 +13,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from empirical.attribution import saliency_cosine
-from empirical.experiment import Context, add_arguments, build_model, command, dataset_for, parse_context, scale_tag
-from empirical.experiment import train_all
-from empirical.groups import group_names
-from empirical.numbers import fmt
-from empirical.orbit_maps import realigned_maps
-from empirical.store import merged_output
-from empirical.training import provenance
-from empirical.grid import model_configs
+from empirical.measure.attribution import saliency_cosine
+from empirical.cli import add_arguments, command, parse_context
+from empirical.engine.context import Context, scale_tag
+from empirical.engine.runs import build_model, dataset_for
+from empirical.engine.runs import train_all
+from empirical.measure.groups import group_names
+from empirical.paper.numbers import fmt
+from empirical.measure.orbit_maps import realigned_maps
+from empirical.engine.store import merged_output
+from empirical.engine.training import provenance
+from empirical.paper.grid import model_configs
 
 __all__ = ["saliency_figure", "main"]
 
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--groups", "--group", nargs="+", default=["R4"], choices=group_names())
     parser.add_argument("--samples", type=int, default=4)
     args, ctx = parse_context(parser, argv)
-    from empirical.plots import plot_saliency
+    from empirical.paper.plots import plot_saliency
 
     figures = [saliency_figure(ctx, g, args.samples) for g in args.groups]
     doc = {"scale": vars(ctx.scale), "scale_tag": scale_tag(ctx.scale), "provenance": provenance(ctx.device),

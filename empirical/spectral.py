@@ -3,7 +3,7 @@
     python -m empirical.spectral [--quick] [--device cuda] [--seeds 4] [--epochs 300] [--out DIR]
 
 For each group (R4, T3) and each invariance-error form, nu is tuned so that validation SI >= 0.95
-(``empirical.tuning``); DA is the unregularized baseline. sigma_max(J) is averaged over the first
+(``empirical.engine.tuning``); DA is the unregularized baseline. sigma_max(J) is averaged over the first
 ``n_jacobian`` test samples (each transformed by its own g), then mean ± std over seeds. Writes
 fig5_spectral.json, fig5_spectral.png and fig5_spectral.pdf.
 """
@@ -13,14 +13,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from empirical.experiment import Context, add_arguments, command, evaluate, mean_std, parse_context, scale_tag
-from empirical.experiment import train_all
-from empirical.groups import group_names
-from empirical.invariance import INVARIANCE_FORMS
-from empirical.numbers import fmt
-from empirical.store import merged_output
-from empirical.training import provenance
-from empirical.grid import concurrently, variants
+from empirical.cli import add_arguments, command, parse_context
+from empirical.engine.context import Context, scale_tag
+from empirical.engine.evaluation import evaluate, mean_std
+from empirical.engine.runs import train_all
+from empirical.measure.groups import group_names
+from empirical.measure.invariance import INVARIANCE_FORMS
+from empirical.paper.numbers import fmt
+from empirical.engine.store import merged_output
+from empirical.engine.training import provenance
+from empirical.paper.grid import concurrently, variants
 
 __all__ = ["spectral", "main"]
 
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--groups", nargs="+", default=["R4", "T3"], choices=group_names())
     args, ctx = parse_context(parser, argv)
     data = spectral(ctx, tuple(args.groups))
-    from empirical.plots import plot_spectral
+    from empirical.paper.plots import plot_spectral
 
     keys = {"rows": lambda r: (r["group"], r["model"]), "tuning": lambda t: (t["group"], t["form"])}
     with merged_output(ctx.out / f"{ctx.stem('fig5_spectral')}.json", data, keys, ctx.cache_dir / "locks") as merged:

@@ -2,7 +2,7 @@
 
     python -m empirical.table1 [--quick] [--device cuda] [--seeds 4] [--epochs 300] [--groups R4 T3] [--out DIR]
 
-IR uses the logit invariance error with nu tuned to validation SI >= 0.95 (``empirical.tuning``).
+IR uses the logit invariance error with nu tuned to validation SI >= 0.95 (``empirical.engine.tuning``).
 Metrics are on the test split, each sample transformed by its own g; LI, DI over the whole
 orbit of every test sample, SI on the first ``n_saliency`` test samples. Writes table1.json and
 table1.md (ours beside the paper's numbers; '-' where the paper has none), merged with the rows
@@ -16,14 +16,17 @@ import argparse
 import logging
 from typing import Any
 
-from empirical.architectures import DEFAULT_ARCH
-from empirical.experiment import Context, add_arguments, command, evaluate, mean_std, parse_context, scale_tag
-from empirical.experiment import train_all, write_text
-from empirical.grid import model_configs, concurrently
-from empirical.groups import group_names
-from empirical.store import merged_output
-from empirical.tables import METRICS, paper_row, to_markdown
-from empirical.training import provenance
+from empirical.engine.architectures import DEFAULT_ARCH
+from empirical.cli import add_arguments, command, parse_context
+from empirical.engine.context import Context, scale_tag
+from empirical.engine.evaluation import evaluate, mean_std
+from empirical.engine.runs import train_all
+from empirical.engine.store import write_text
+from empirical.paper.grid import model_configs, concurrently
+from empirical.measure.groups import group_names
+from empirical.engine.store import merged_output
+from empirical.paper.tables import METRICS, paper_row, to_markdown
+from empirical.engine.training import provenance
 
 __all__ = ["table1", "main"]
 

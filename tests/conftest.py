@@ -25,7 +25,7 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-# The data lookup (empirical.download) reads INVARIANCE_DATA; tests default it to ../shared/data beside the
+# The data lookup (empirical.data.download) reads INVARIANCE_DATA; tests default it to ../shared/data beside the
 # checkout when that exists. Tests of the full data skip without it, with a reason that says how to get it
 # (tests.fixtures.needs_full_data); the committed fixture tests/fixtures/data covers the pipeline regardless.
 _SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -38,12 +38,13 @@ from empirical.bridge.layers import layers_bridge
 from empirical.bridge.linear import linear_bridge
 from empirical.bridge.sigma import flow_data
 from empirical.bridge.subspace import subspace_bridge
-from empirical.experiment import (Context, Scale, add_arguments, command, parse_context, part_scales, scale_tag,
-                                  write_json)
-from empirical.groups import group_names
-from empirical.store import entry_lock
-from empirical.training import combine_provenance, provenance
-from empirical.tuning import tune_nu
+from empirical.cli import add_arguments, command, parse_context
+from empirical.engine.context import Context, Scale, part_scales, scale_tag
+from empirical.engine.store import write_json
+from empirical.measure.groups import group_names
+from empirical.engine.store import entry_lock
+from empirical.engine.training import combine_provenance, provenance
+from empirical.engine.tuning import tune_nu
 
 from threadpoolctl import threadpool_limits  # numpy's BLAS thread pool cannot be sized from Python without it
 

@@ -1,7 +1,7 @@
 """Theory meets data, part 2: the 5-layer MLP without ReLUs (1296-128-128-128-128-9) under IR.
 
 Three trainings per initialization the deep-linear theory studies (glorot, he, orthogonal, balanced;
-``theory.deep_linear.initialize`` through ``empirical.stacked.init_stack``): the pure LI flow (ce = 0,
+``theory.deep_linear.initialize`` through ``empirical.engine.stacked.init_stack``): the pure LI flow (ce = 0,
 SGD, last epoch; learning rate ``FLOW_RATE`` of the flow time scale tau of ``deep_linear.flow_time_scale``
 at the run's W(0) and Sigma_train, see ``empirical.bridge.linear``), the paper's IR (Adam, CE + nu LI
 with the Table 1 nu) and DA (Adam, CE only) as the reference for what CE alone does to sigma_max. For a
@@ -23,9 +23,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from empirical.bridge.linear import FLOW_BATCH, FLOW_RATE, flow_lr, flow_time_per_epoch, initial_layers
-from empirical.experiment import Context, train_all
-from empirical.image_groups import image_group
-from empirical.training import RunResult
+from empirical.engine.context import Context
+from empirical.engine.runs import train_all
+from empirical.measure.image_groups import image_group
+from empirical.engine.training import RunResult
 from theory import deep_linear as dl
 
 __all__ = ["DEEP_INITS", "RELEVANT_CLAIMS", "run_checks", "deep_bridge", "theory_verdicts"]

@@ -1,6 +1,6 @@
 """Theory meets data, part 3: when, and in which layers, the spectral decay of the ReLU MLPs happens (Sec. 4.4).
 
-Reuses the Figure 5 runs (``empirical.grid.variants``, as ``python -m empirical.spectral``: DA and IR with each
+Reuses the Figure 5 runs (``empirical.paper.grid.variants``, as ``python -m empirical.spectral``: DA and IR with each
 tuned form) and their cached test evaluations, and reads the engine's per-epoch probes: sigma_max of each layer's weight matrix and the mean sigma_max of the input
 Jacobian on the 64 probe samples. All curves are means over seeds. Per IR form against DA:
 ``cross_epoch``, the first epoch from which IR's sigma_max(J) stays below DA's to the end; ``peak_epoch``
@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from empirical.experiment import Context, evaluate, mean_std, train_all
-from empirical.grid import variants
-from empirical.invariance import INVARIANCE_FORMS
-from empirical.training import RunConfig, RunResult
+from empirical.engine.context import Context
+from empirical.engine.evaluation import evaluate, mean_std
+from empirical.engine.runs import train_all
+from empirical.paper.grid import variants
+from empirical.measure.invariance import INVARIANCE_FORMS
+from empirical.engine.training import RunConfig, RunResult
 
 __all__ = ["MIN_LOG_RATIO", "FIG5_METRICS", "decay_timing", "figure5_rows", "layers_bridge"]
 

@@ -31,9 +31,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from empirical.bridge.sigma import FlowData, orbit_covariance
-from empirical.experiment import Context, dataset_for, evaluate, train_all
-from empirical.stacked import init_stack, layer_sizes, unstack
-from empirical.training import RunConfig, RunResult
+from empirical.engine.context import Context
+from empirical.engine.evaluation import evaluate
+from empirical.engine.runs import dataset_for, train_all
+from empirical.engine.stacked import init_stack, layer_sizes, unstack
+from empirical.engine.training import RunConfig, RunResult
 from theory import groups
 from theory.linear_flow import invariance_defect, logit_invariance
 
@@ -100,7 +102,7 @@ def epoch_grid(epochs: int, points: int = 6) -> list[int]:
 
 
 def initial_layers(c: RunConfig, d: int = 1296, classes: int = 9) -> list[np.ndarray]:
-    """The engine's W_k(0) of run ``c`` in float64 (``empirical.stacked.init_stack`` with its seed and init)."""
+    """The engine's W_k(0) of run ``c`` in float64 (``empirical.engine.stacked.init_stack`` with its seed and init)."""
     params = init_stack([c.seed], layer_sizes(d, c.hidden, c.depth, classes), "cpu", c.init)
     state = unstack(params, 0)
     return [state[f"layers.{k}.weight"].double().numpy() for k in range(c.depth)]

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from empirical.plots import save_figure  # noqa: E402
+from empirical.paper.plots import save_figure  # noqa: E402
 
 __all__ = ["plot_linear", "plot_deep_linear", "plot_layers", "plot_subspace", "plot_all"]
 

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from empirical.experiment import Context, dataset_for
+from empirical.engine.context import Context
+from empirical.engine.runs import dataset_for
 from theory import groups
 from theory.groups import Representation
 

@@ -20,10 +20,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from empirical.bridge.sigma import Subspace, difference_subspace
-from empirical.experiment import Context, build_model, cached_evaluation, dataset_for, mean_std, train_all
-from empirical.grid import model_configs
-from empirical.sensitivity import input_jacobian
-from empirical.training import RunResult
+from empirical.engine.context import Context
+from empirical.engine.evaluation import cached_evaluation, mean_std
+from empirical.engine.runs import build_model, dataset_for, train_all
+from empirical.paper.grid import model_configs
+from empirical.measure.sensitivity import input_jacobian
+from empirical.engine.training import RunResult
 from theory import groups
 
 __all__ = ["METRICS", "split_sensitivity", "subspace_evaluate", "subspace_bridge"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from empirical.training import RunResult, save_result
+from empirical.engine.training import RunResult, save_result
 
 ROOT = Path(__file__).resolve().parents[2]
 

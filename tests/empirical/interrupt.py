@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from empirical.training import train_stack
+from empirical.engine.training import train_stack
 
 __all__ = ["interrupt"]
 

@@ -5,14 +5,15 @@ import json
 import os
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from empirical import beyond, beyond_claims
-from empirical.beyond_claims import beyond_findings, beyond_markdown
-from empirical.experiment import FULL, PAPER_OUT, QUICK, UsageError, scale_tag
-from empirical.store import load_json
+from empirical import beyond
+from empirical.paper import beyond_claims
+from empirical.paper.beyond_claims import beyond_findings, beyond_markdown
+from empirical.cli import UsageError
+from empirical.engine.context import FULL, PAPER_OUT, QUICK, scale_tag
+from empirical.engine.store import load_json
 from tests.fixtures import FIXTURE_DATA, needs_full_data
 
 
@@ -67,7 +68,7 @@ def test_comparison_reads_both_tables_and_refuses_mixed_scales(tmp_path):
         ("mlp", "R4", "WT"), ("mlp", "R4", "DA"), ("mlp", "R4", "IR"), ("mlp", "D4", "WT")]
     cnn_r4_da = next(r for r in data["rows"] if (r["arch"], r["group"], r["model"]) == ("cnn", "R4", "DA"))
     assert cnn_r4_da["SI"] == [0.2 * 3 + 0.05, 0.01] and cnn_r4_da["sigma_max_J"] == [2.5, 0.1]
-    from empirical.beyond_plots import plot_beyond
+    from empirical.paper.beyond_plots import plot_beyond
 
     assert plot_beyond(data, tmp_path / "beyond.png").read_bytes()[:4] == b"\x89PNG"
     assert data["provenance"] == {}  # the synthetic tables record none

@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from empirical.store import load_json
+from empirical.engine.store import load_json
 from tests.fixtures import needs_full_data
 import torch
 from hypothesis import assume, given
@@ -16,14 +16,14 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from empirical import bridge
-from empirical.experiment import add_arguments, context_from_args
+from empirical.cli import add_arguments, context_from_args
 from empirical.bridge.deep import run_checks
 from empirical.bridge.layers import decay_timing
-from empirical.grid import variants
+from empirical.paper.grid import variants
 from empirical.bridge.linear import epoch_grid, flow_lr, flow_path, flow_time_per_epoch, linear_metrics
 from empirical.bridge.sigma import difference_subspace, orbit_covariance, symmetrize
 from empirical.bridge.subspace import split_sensitivity
-from empirical.training import RunConfig, RunResult
+from empirical.engine.training import RunConfig, RunResult
 from tests.strategies import matrices, orthogonal_representations, representations, vectors
 from theory import deep_linear as dl
 from theory import groups

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from empirical import experiment, saliency, table1
-from empirical.download import DataError
-from empirical.experiment import FULL, QUICK, Context, Scale, scale_tag, train_all
+from empirical import cli, saliency, table1
+from empirical.engine import context, training
+from empirical.data.download import DataError
+from empirical.engine.context import FULL, QUICK, Context, Scale, scale_tag
+from empirical.engine.runs import train_all
 from tests.fixtures import FIXTURE_DATA, needs_full_data
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +65,7 @@ def test_saliency_takes_groups_like_the_others(capsys):
 
 
 def test_a_user_error_mid_run_is_one_line_and_debug_shows_the_traceback(capsys):
-    @experiment.command
+    @cli.command
     def main(argv):
         raise DataError("no MNIST here; pass --data-dir")
 
@@ -74,18 +76,18 @@ def test_a_user_error_mid_run_is_one_line_and_debug_shows_the_traceback(capsys):
 
 
 def test_quick_never_writes_into_paper_figures_by_default(tmp_path):
-    parser = experiment.add_arguments(__import__("argparse").ArgumentParser())
-    ctx = experiment.context_from_args(parser.parse_args(["--quick", "--cache-dir", str(tmp_path)]))
+    parser = cli.add_arguments(__import__("argparse").ArgumentParser())
+    ctx = cli.context_from_args(parser.parse_args(["--quick", "--cache-dir", str(tmp_path)]))
     assert ctx.out == tmp_path / "figures" / "quick"
-    ctx = experiment.context_from_args(parser.parse_args(["--epochs", "60", "--cache-dir", str(tmp_path)]))
+    ctx = cli.context_from_args(parser.parse_args(["--epochs", "60", "--cache-dir", str(tmp_path)]))
     assert ctx.out == tmp_path / "figures" / "custom-e60"
-    ctx = experiment.context_from_args(parser.parse_args(["--cache-dir", str(tmp_path)]))
-    assert ctx.out == experiment.PAPER_OUT
-    ctx = experiment.context_from_args(parser.parse_args(["--quick", "--out", str(tmp_path / "o"),
+    ctx = cli.context_from_args(parser.parse_args(["--cache-dir", str(tmp_path)]))
+    assert ctx.out == context.PAPER_OUT
+    ctx = cli.context_from_args(parser.parse_args(["--quick", "--out", str(tmp_path / "o"),
                                                           "--cache-dir", str(tmp_path)]))
     assert ctx.out == tmp_path / "o"  # asked explicitly
     # a declared subset of the data (the fixture) at the paper's scale writes its own folder, not paper_figures/
-    ctx = experiment.context_from_args(parser.parse_args(["--data-dir", str(FIXTURE_DATA), "--cache-dir", str(tmp_path)]))
+    ctx = cli.context_from_args(parser.parse_args(["--data-dir", str(FIXTURE_DATA), "--cache-dir", str(tmp_path)]))
     assert ctx.out.parent.parent.name.startswith("data-") and ctx.out.name == "full"
 
 
@@ -95,8 +97,8 @@ def test_scale_tags():
 
 
 def test_runs_on_a_data_subset_get_their_own_cache(tmp_path):
-    parser = experiment.add_arguments(__import__("argparse").ArgumentParser())
-    ctx = experiment.context_from_args(parser.parse_args(["--data-dir", str(FIXTURE_DATA), "--quick",
+    parser = cli.add_arguments(__import__("argparse").ArgumentParser())
+    ctx = cli.context_from_args(parser.parse_args(["--data-dir", str(FIXTURE_DATA), "--quick",
                                                           "--cache-dir", str(tmp_path)]))
     assert ctx.cache_dir.parent == tmp_path and ctx.cache_dir.name.startswith("data-")
 
@@ -109,7 +111,9 @@ def test_two_processes_sharing_a_cache_train_each_run_once(tmp_path):
     script = textwrap.dedent("""
         import sys
         from pathlib import Path
-        import empirical.experiment as ex
+        import torch
+        import empirical.engine.runs as ex
+        from empirical.engine.context import Context
         from tests.empirical.test_cli import TINY
         from tests.fixtures import FIXTURE_DATA
         real = ex.train_stack
@@ -118,7 +122,7 @@ def test_two_processes_sharing_a_cache_train_each_run_once(tmp_path):
                 f.writelines(c.key() + "\\n" for c in configs)
             return real(configs, *a, **k)
         ex.train_stack = counting
-        ctx = ex.Context(scale=TINY, device=ex.torch.device("cpu"), data_dir=str(FIXTURE_DATA), out=None,
+        ctx = Context(scale=TINY, device=torch.device("cpu"), data_dir=str(FIXTURE_DATA), out=None,
                          cache_dir=Path(sys.argv[1]), quiet=True)
         cfgs = [ctx.config(model=m, seed=s) for m in ("DA", "WT") for s in range(3)]
         assert all(not r.failed for r in ex.train_all(ctx, cfgs))
@@ -138,7 +142,7 @@ def test_a_fixture_table_runs_end_to_end_without_the_full_data(tmp_path):
     assert {r["model"] for r in table["rows"]} == {"WT", "DA", "IR"}
     wt = next(r for r in table["rows"] if r["model"] == "WT")
     assert wt["LI"][0] < 1e-6 and wt["SI"][0] > 0.999  # weight tying is invariant whatever the data
-    assert table["provenance"]["engine"] == experiment.provenance("cpu")["engine"]
+    assert table["provenance"]["engine"] == training.provenance("cpu")["engine"]
 
 
 @pytest.mark.slow

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from empirical import drift, saliency, spectral, table1, tables
+from empirical import drift, saliency, spectral, table1
+from empirical.paper import tables
 from tests.fixtures import needs_full_data
 
 pytestmark = needs_full_data()

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from empirical import conventions
-from empirical import readings as rd
-from empirical.attribution import saliency_invariance
-from empirical.experiment import build_model, dataset_for, default_context, train_all
-from empirical.models import MLP
-from empirical.tables import PAPER
+from empirical.paper import readings as rd
+from empirical.measure.attribution import saliency_invariance
+from empirical.cli import default_context
+from empirical.engine.runs import build_model, dataset_for, train_all
+from empirical.engine.models import MLP
+from empirical.paper.tables import PAPER
 from tests.fixtures import needs_full_data
 
 full_data = needs_full_data()
@@ -57,7 +58,7 @@ def test_ours_equals_the_library_on_trained_models(run):
             # cancels, so it agrees to ~1e-5 relative
             assert e[f"{form}/mean_nonid"] == pytest.approx(row["ours"][form], rel=1e-3, abs=1e-9)
     da = next(r for r in t1["rows"] if r["group"] == "R4" and r["model"] == "DA")
-    from empirical.grid import model_configs
+    from empirical.paper.grid import model_configs
 
     cfg = model_configs(ctx, "R4")[0]["DA"][0]
     (res,) = train_all(ctx, [cfg])

@@ -1,4 +1,4 @@
-"""Figure 1: saliency maps and predictions over one sample's orbit (empirical.orbit_maps) and the command."""
+"""Figure 1: saliency maps and predictions over one sample's orbit (empirical.measure.orbit_maps) and the command."""
 
 import json
 
@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from empirical import figure1
-from empirical.architectures import build
-from empirical.attribution import saliency_map
-from empirical.groups import image_group
-from empirical.image_groups import act, inverse_act, orbit
-from empirical.orbit_maps import orbit_maps, orbit_probabilities, realign, realigned_maps, sample_si
+from empirical.engine.architectures import build
+from empirical.measure.attribution import saliency_map
+from empirical.measure.groups import image_group
+from empirical.measure.image_groups import act, inverse_act, orbit
+from empirical.measure.orbit_maps import orbit_maps, orbit_probabilities, realign, realigned_maps, sample_si
 from tests.fixtures import needs_full_data
 
 R4 = image_group("R4")

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from empirical import latent, report
-from empirical.architectures import build
-from empirical.groups import image_group
-from empirical.latent_claims import latent_finding, latent_verdict
-from empirical.representations import (latent_geometry, nearest_neighbours, orbit_representations, orbit_spread,
+from empirical.engine.architectures import build
+from empirical.measure.groups import image_group
+from empirical.paper.latent_claims import latent_finding, latent_verdict
+from empirical.measure.representations import (latent_geometry, nearest_neighbours, orbit_representations, orbit_spread,
                                        penultimate, tsne)
 from tests.fixtures import needs_full_data
 

@@ -3,7 +3,7 @@
 import json
 
 from empirical import report
-from empirical.tables import PAPER
+from empirical.paper.tables import PAPER
 
 
 def row(group, model, acc, li, di, si, sigma=1.0, nu=0.0):
@@ -93,7 +93,7 @@ def test_bridge_scales_name_each_part():
 
 def test_provenance_names_outputs_of_an_older_engine():
     from empirical.report import provenance_lines
-    from empirical.training import ENGINE
+    from empirical.engine.training import ENGINE
 
     data = {"table1": {"scale_tag": "full", "provenance": {"engine": ENGINE, "code": "abc"}},
             "drift": {"scale_tag": "full"},  # committed before provenance was recorded
@@ -105,7 +105,7 @@ def test_provenance_names_outputs_of_an_older_engine():
 
 
 def test_beyond_claims_are_not_measured_until_their_outputs_exist_then_judged(tmp_path):
-    from empirical.beyond_claims import beyond_findings
+    from empirical.paper.beyond_claims import beyond_findings
 
     assert {f[3] for f in beyond_findings(tmp_path)} == {"not measured"}
     rows = []
