@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from empirical.cli import UsageError, add_arguments, command, parse_context
 from empirical.engine.context import Context, Scale, scale_tag
 from empirical.measure.groups import group_names
 from empirical.engine.store import StoreError, check_writable, write_json
-from empirical.engine.training import combine_provenance
+from empirical.engine.store import combine_provenance
 
 __all__ = ["BEYOND", "STEPS", "TABLES", "plan", "comparison", "context", "main"]
 
@@ -140,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
 
         data = comparison(ctx.out)
         write_json(data, ctx.out / "beyond.json")
-        plot_beyond(data, ctx.out / "beyond.png")
+        png = plot_beyond(data, ctx.out / "beyond.png")
+        logging.getLogger("empirical").info("wrote %s and %s", ctx.out / "beyond.json", png)
     return 0
 
 

@@ -23,7 +23,7 @@ from empirical.data.download import FILES, DataError, accepted_sha256, candidate
 from empirical.engine.architectures import ARCHITECTURES, DEFAULT_ARCH
 from empirical.engine.context import FULL, PAPER_OUT, QUICK, Context, scale_tag
 from empirical.engine.executors import EXECUTORS, WorkerDied, make_executor
-from empirical.engine.store import StoreError, check_writable
+from empirical.engine.store import StoreError, check_writable, clean_orphans
 
 __all__ = ["add_arguments", "UsageError", "context_from_args", "default_context", "parse_context", "command"]
 
@@ -116,6 +116,7 @@ def context_from_args(args: argparse.Namespace) -> Context:
         check_writable(out)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
+    clean_orphans(out)  # what a killed writer of an earlier command left (the run cache is cleaned as it is read)
     stack = args.stack or (1 if device.type == "cpu" else 64)
     try:
         executor = make_executor(args.executor, args.workers, cache / "submitit")
@@ -158,8 +159,8 @@ def parse_context(parser: argparse.ArgumentParser, argv: list[str] | None) -> tu
 def command(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
     """Run a command's ``main``: progress and store messages on stderr; a user error is one line, not a traceback.
 
-    Data, store (disk full, permissions) and option errors print ``error: <message>`` and exit 1;
-    ``--debug`` shows the traceback instead.
+    Data, store (disk full, permissions) and option errors print ``error: <message>`` and exit 1; Ctrl-C prints
+    one line and exits 130 (the rerun resumes); ``--debug`` shows the traceback instead.
     """
     @functools.wraps(main)
     def wrapped(argv: list[str] | None = None) -> int:
@@ -176,4 +177,8 @@ def command(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | No
         except (DataError, StoreError, UsageError, FileNotFoundError, WorkerDied) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print("interrupted: finished runs are saved and running ones checkpointed; rerun the same command to "
+                  "resume", file=sys.stderr)
+            return 130
     return wrapped

@@ -12,6 +12,7 @@ Acc(D(beta)) / Acc(D(0)). Writes fig4_drift.json, fig4_drift.png and fig4_drift.
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 import numpy as np
@@ -78,11 +79,13 @@ def main(argv: list[str] | None = None) -> int:
 
     keys = {"curves": lambda c: (c["group"], c["model"])}
     with merged_output(ctx.out / f"{stem}.json", data, keys, ctx.cache_dir / "locks") as merged:
-        plot_drift(merged, ctx.out / stem)
+        figures = plot_drift(merged, ctx.out / stem)
     if not ctx.quiet:
         for c in data["curves"]:
             print(f"{c['group']} {c['model']}: DI(beta) = " + " ".join(fmt(m) for m, _ in c["DI"]))
             print(f"{c['group']} {c['model']}: acc ratio = " + " ".join(fmt(m) for m, _ in c["acc_ratio"]))
+    written = [ctx.out / f"{stem}.json", *figures]
+    logging.getLogger("empirical").info("wrote %s and %s", ", ".join(map(str, written[:-1])), written[-1])
     return 0
 
 

@@ -105,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = {**common, "groups": [d["entry"] for d in done]}
     path = ctx.out / f"{ctx.stem('fig2_latent')}.json"
     with merged_output(path, doc, {"groups": lambda e: e["group"]}, ctx.cache_dir / "locks"):
-        for d in done:
-            plot_latent({**common, **d["figure"]}, ctx.figure("fig2_latent", d["entry"]["group"]))
+        pngs = [plot_latent({**common, **d["figure"]}, ctx.figure("fig2_latent", d["entry"]["group"])) for d in done]
     if not ctx.quiet:
         for d in done:
             e = d["entry"]
@@ -116,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                           f"spread/NN other class {fmt(r['spread_over_other_class'][0], 3)}, same-orbit NN "
                           f"{fmt(r['same_orbit_nn'][0])}, class agreement {fmt(r['class_agreement'][0])} "
                           f"({len(r['per_seed'])} seed(s), {e['n_pool']} samples)")
-    logging.getLogger("empirical").info("wrote %s", path)
+    written = [path, *pngs]
+    logging.getLogger("empirical").info("wrote %s and %s", ", ".join(map(str, written[:-1])), written[-1])
     return 0
 
 

@@ -1,24 +1,34 @@
 """paper_figures/README.md and CLAIMS.md from the experiment outputs: ours beside the paper, every claim judged.
 
     python -m empirical.report [--out paper_figures] [--cases 50] [--deep-cases 10]
+    python -m empirical.report --figures [--out paper_figures]
 
 Reads table1.json, fig4_drift.json, fig5_spectral.json, fig3_saliency.json, fig1_saliency_orbit.json,
 fig2_latent.json and bridge.json from
 ``--out`` (written by the experiment commands) and re-runs the theory checks of
 ``theory.claims.check_all`` (seconds). Each claim has a written criterion, so a verdict is
 computed from the numbers, never typed in; a claim whose numbers are missing is "not measured".
+
+``--figures`` instead redraws, without training and without touching any JSON or Markdown, every figure
+whose numbers its JSON holds, from the JSONs in ``--out`` and its subfolders (``beyond/``): Figures 4 and 5
+(``fig4_drift*.json``, ``fig5_spectral*.json``: .png and .pdf), ``beyond.png`` (``beyond.json``) and the
+bridge's figures (``bridge.json``). Figures 1, 2 and 3 are named and left alone: their JSONs keep the
+numbers, not the saliency maps or the t-SNE embedding, so only their commands (reading the run cache) redraw them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from empirical.cli import command
 from empirical.paper.beyond_claims import beyond_findings, beyond_markdown
 from empirical.engine.context import output_scale_tag
 from empirical.paper.latent_claims import STATEMENT as LATENT_STATEMENT
@@ -29,7 +39,9 @@ from empirical.engine.tuning import tuning_note
 from empirical.paper.verdicts import judge
 
 __all__ = ["Finding", "load_outputs", "paper_findings", "bridge_findings", "theory_findings", "claims_markdown",
-           "readme_markdown", "provenance_lines", "main"]
+           "readme_markdown", "provenance_lines", "FIGURE_SOURCES", "redraw_figures", "main"]
+
+log = logging.getLogger("empirical")
 
 OUTPUTS = {"table1": "table1.json", "drift": "fig4_drift.json", "spectral": "fig5_spectral.json",
            "saliency": "fig3_saliency.json", "bridge": "bridge.json", "figure1": "fig1_saliency_orbit.json",
@@ -485,15 +497,73 @@ def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Fin
     return "\n".join(lines) + "\n"
 
 
+# The JSONs whose figures are pure functions of them (glob -> plotting step) and those whose figures are not.
+FIGURE_SOURCES = ("fig4_drift*.json", "fig5_spectral*.json", "beyond.json", "bridge.json")
+NOT_REDRAWN = {"fig1_saliency_orbit*.json": "python -m empirical.figure1",
+               "fig2_latent*.json": "python -m empirical.latent", "fig3_saliency*.json": "python -m empirical.saliency"}
+
+
+def _redraw(source: Path) -> list[Path]:
+    """Draw the figure(s) of one JSON of :data:`FIGURE_SOURCES` beside it, as its command does."""
+    from empirical.paper.beyond_plots import plot_beyond
+    from empirical.paper.bridge_plots import plot_all
+    from empirical.paper.plots import plot_drift, plot_spectral
+
+    data, folder = json.loads(source.read_text()), source.parent
+    if source.name.startswith("fig4_drift"):
+        return plot_drift(data, folder / source.stem)
+    if source.name.startswith("fig5_spectral"):
+        return plot_spectral(data, folder / source.stem)
+    if source.name == "beyond.json":
+        return [plot_beyond(data, folder / "beyond.png")]
+    return plot_all(data, folder)
+
+
+def redraw_figures(out: Path) -> tuple[list[Path], list[str]]:
+    """Redraw every figure that its JSON in ``out`` or a folder in it holds the numbers of; no JSON or Markdown is
+    written. Returns the files written and, for each JSON whose figure cannot be redrawn from it, the command
+    that redraws it."""
+    out = Path(out)
+    folders = [out, *sorted(p for p in out.iterdir() if p.is_dir())] if out.is_dir() else []
+    written: list[Path] = []
+    skipped: list[str] = []
+    for folder in folders:
+        for pattern in FIGURE_SOURCES:
+            for source in sorted(folder.glob(pattern)):
+                written += _redraw(source)
+        for pattern, cmd in NOT_REDRAWN.items():
+            skipped += [f"{source} (the JSON keeps its numbers, not its maps or embedding: `{cmd}` redraws it "
+                        "from the run cache)" for source in sorted(folder.glob(pattern))]
+    return written, skipped
+
+
+def _listing(paths: list[Path]) -> str:
+    names = [str(p) for p in paths]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+@command
 def main(argv: list[str] | None = None) -> int:
-    """Write README.md (from README.head.md plus the measured tables) and CLAIMS.md into ``--out``."""
+    """Write README.md (from README.head.md plus the measured tables) and CLAIMS.md into ``--out``; with
+    ``--figures``, only redraw the figures from their JSONs."""
     p = argparse.ArgumentParser(prog="python -m empirical.report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="paper_figures", help="the folder with the experiment outputs")
     p.add_argument("--cases", type=int, default=50, help="random instances per linear theory claim")
     p.add_argument("--deep-cases", type=int, default=10, help="random instances per deep-linear claim")
+    p.add_argument("--figures", action="store_true",
+                   help="only redraw every figure from its JSON in --out (no training; no JSON or Markdown written)")
     args = p.parse_args(argv)
     out = Path(args.out)
+    if args.figures:
+        written, skipped = redraw_figures(out)
+        if not written:
+            print(f"error: no {', '.join(FIGURE_SOURCES)} in {out} or a folder in it", file=sys.stderr)
+            return 1
+        for line in skipped:
+            log.info("not redrawn: %s", line)
+        log.info("wrote %s", _listing(written))
+        return 0
     data = load_outputs(out)
     paper, bridge = paper_findings(data), bridge_findings(data)
     theory = theory_findings(args.cases, args.deep_cases)
@@ -502,6 +572,7 @@ def main(argv: list[str] | None = None) -> int:
                                beyond_markdown(out)), out / "README.md")
     beyond = [Finding(*f) for f in beyond_findings(out)]
     write_text(claims_markdown(paper + bridge + theory + beyond, data), out / "CLAIMS.md")
+    log.info("wrote %s and %s", out / "README.md", out / "CLAIMS.md")
     return 0
 
 

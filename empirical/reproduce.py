@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 
 from empirical.cli import add_arguments, command, parse_context
 
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         code = importlib.import_module(f"empirical.{name}").main(argv_)
         if code:
             return code
+    logging.getLogger("empirical").info("wrote the outputs of %s into %s", ", ".join(args.only), ctx.out)
     return 0
 
 

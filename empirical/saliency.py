@@ -11,6 +11,7 @@ per group, merged with the groups already there).
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 from empirical.measure.attribution import saliency_cosine
@@ -64,12 +65,13 @@ def main(argv: list[str] | None = None) -> int:
            "figures": [{k: v for k, v in d.items() if k not in ("maps", "images", "scale", "scale_tag", "provenance")}
                        for d in figures]}
     with merged_output(ctx.out / f"{ctx.stem('fig3_saliency')}.json", doc, {"figures": lambda f: f["group"]}, ctx.cache_dir / "locks"):
-        for data in figures:
-            plot_saliency(data, ctx.figure("fig3_saliency", data["group"]))
+        pngs = [plot_saliency(data, ctx.figure("fig3_saliency", data["group"])) for data in figures]
     if not ctx.quiet:
         for data in figures:
             for name, si in data["SI"].items():
                 print(f"{data['group']} {name}: per-sample SI = " + " ".join(fmt(v) for v in si))
+    written = [ctx.out / f"{ctx.stem('fig3_saliency')}.json", *pngs]
+    logging.getLogger("empirical").info("wrote %s and %s", ", ".join(map(str, written[:-1])), written[-1])
     return 0
 
 

@@ -11,6 +11,7 @@ fig5_spectral.json, fig5_spectral.png and fig5_spectral.pdf.
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 from empirical.cli import add_arguments, command, parse_context
@@ -67,11 +68,13 @@ def main(argv: list[str] | None = None) -> int:
 
     keys = {"rows": lambda r: (r["group"], r["model"]), "tuning": lambda t: (t["group"], t["form"])}
     with merged_output(ctx.out / f"{ctx.stem('fig5_spectral')}.json", data, keys, ctx.cache_dir / "locks") as merged:
-        plot_spectral(merged, ctx.out / ctx.stem("fig5_spectral"))
+        figures = plot_spectral(merged, ctx.out / ctx.stem("fig5_spectral"))
     if not ctx.quiet:
         for r in data["rows"]:
             print(f"{r['group']} {r['model']:7s} nu={r['nu']:<8g} sigma_max(J) = {fmt(r['sigma_max_J'][0], 3)} ± "
                   f"{fmt(r['sigma_max_J'][1], 3)}   acc = {fmt(100 * r['acc'][0], 1)}%   SI = {fmt(r['SI'][0], 3)}")
+    written = [ctx.out / f"{ctx.stem('fig5_spectral')}.json", *figures]
+    logging.getLogger("empirical").info("wrote %s and %s", ", ".join(map(str, written[:-1])), written[-1])
     return 0
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from theory import atomic
 from theory import deep_linear as dl
 from theory.deep_claims import (
     DeepCase,
@@ -41,15 +40,8 @@ def figure_cases(seed: int) -> dict[str, DeepCase]:
 
 
 def _atomic_savefig(fig, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=130, bbox_inches="tight")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a figure is meant to be read
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic.atomic_write(path) as w:
+        fig.savefig(w.tmp, dpi=130, bbox_inches="tight", format=path.suffix.lstrip("."))
 
 
 def deep_figures(out_dir: Path, seed: int) -> list[Path]:

@@ -3,14 +3,13 @@
 Four figures, each a function of the seed only: sigma_max(W(t)) and LI along the flow
 (Prop. 3.1); gradient descent on both sides of alpha = 2 / lambda_max; the distance of W(t)
 to W(0) P_G and to W(0) Pi (the limit); and the softmax flows (CE + nu LI, DI) that leave the
-bound. Files are written atomically (temporary file + os.replace).
+bound. Files are written atomically (``theory.atomic``).
 """
 
 from __future__ import annotations
 
 import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from theory import groups
+from theory import atomic, groups
 from theory.claim import random_representation
 from theory.linear_flow import (
     flow_closed_form,
@@ -72,21 +71,7 @@ def save_panels(path: str | os.PathLike, panels: list[Panel], title: str = "") -
         fig.suptitle(title)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    return _write_atomic(Path(path), buf.getvalue())
-
-
-def _write_atomic(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; figures are meant to be read by everyone
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    return atomic.write_bytes(buf.getvalue(), path)
 
 
 def _flow_panels(rng: np.random.Generator) -> list[Panel]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 from dataclasses import replace
 from typing import Any, Iterator
 
@@ -43,7 +44,8 @@ from empirical.engine.context import Context, Scale, part_scales, scale_tag
 from empirical.engine.store import write_json
 from empirical.measure.groups import group_names
 from empirical.engine.store import entry_lock
-from empirical.engine.training import combine_provenance, provenance
+from empirical.engine.store import combine_provenance
+from empirical.engine.training import provenance
 from empirical.engine.tuning import tune_nu
 
 from threadpoolctl import threadpool_limits  # numpy's BLAS thread pool cannot be sized from Python without it
@@ -236,13 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     result.update(scale_tag=scale_tag(Scale(**common) if common else ctx.scale), provenance=prov,
                   part_provenance={p: prov for p in result["parts"]})
     path = ctx.out / "bridge.json"
-    from empirical.bridge.plots import plot_all  # matplotlib only when writing the figures
+    from empirical.paper.bridge_plots import plot_all  # matplotlib only when writing the figures
 
     with entry_lock(path, ctx.cache_dir / "locks"):  # two writers merge in turn, never drop each other's parts
         if not args.replace and path.exists():
             result = merge(json.loads(path.read_text()), result)
         write_json(result, path)
-        plot_all(result, ctx.out, quiet=ctx.quiet)
+        figures = plot_all(result, ctx.out, quiet=ctx.quiet)
     if not ctx.quiet:
         print(summary(result))
+    logging.getLogger("empirical").info("wrote %s", ", ".join(map(str, [path, *figures])))
     return 0

@@ -14,7 +14,7 @@ A named folder (``data_dir``, else ``INVARIANCE_DATA``) must exist: :func:`check
 When none holds the files, the official archives are downloaded (mirrors in order) into
 ``<data_dir or INVARIANCE_DATA>/<dataset>`` when a folder was named, else into the cache. Each file
 is streamed into a temporary file in the destination folder, its decompressed content checked
-against the SHA-256 below, and only then renamed into place (``os.replace``). A download is all or
+against the SHA-256 below, and only then renamed into place (``theory.atomic``). A download is all or
 nothing: on any error, KeyboardInterrupt included, the temporary file, the files fetched by that call
 and the folders it created are removed.
 
@@ -31,13 +31,14 @@ import gzip
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping, Sequence
+
+from theory import atomic
 
 __all__ = [
     "FILES",
@@ -230,26 +231,23 @@ def _stream(response, fh, bar) -> int:
 def _fetch_one(url: str, dest: Path, name: str, sha256: str, quiet: bool, timeout: float) -> Path:
     from tqdm.auto import tqdm  # only needed when actually downloading
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=dest)
-    try:
-        with os.fdopen(fd, "wb") as fh, urllib.request.urlopen(url, timeout=timeout) as response:
-            total = response.headers.get("Content-Length")
-            with tqdm(total=int(total) if total else None, unit="B", unit_scale=True, unit_divisor=1024,
-                      desc=name, disable=quiet, leave=False) as bar:
-                received = _stream(response, fh, bar)
+    with atomic.atomic_write(dest / name) as pending, open(pending.tmp, "wb") as fh, \
+            urllib.request.urlopen(url, timeout=timeout) as response:
+        total = response.headers.get("Content-Length")
+        with tqdm(total=int(total) if total else None, unit="B", unit_scale=True, unit_divisor=1024,
+                  desc=name, disable=quiet, leave=False) as bar:
+            received = _stream(response, fh, bar)
+        fh.close()
         if total and received != int(total):  # a connection closed early ends the stream without an error
             raise DownloadError(f"truncated transfer: received {received} of {total} bytes")
-        digest = _decompressed_sha256(Path(tmp))
+        digest = _decompressed_sha256(pending.tmp)
         if digest != sha256:
             raise DownloadError(f"checksum mismatch: SHA-256 of the decompressed content is {digest}, "
                                 f"expected {sha256}")
-        with open(tmp, "rb") as fh:
-            target = dest / (f"{name}.gz" if fh.read(2) == b"\x1f\x8b" else name)
-        os.replace(tmp, target)
-        return target
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with open(pending.tmp, "rb") as head:
+            if head.read(2) == b"\x1f\x8b":
+                pending.target = dest / f"{name}.gz"
+    return pending.target
 
 
 def download(dataset: str, dest: str | Path, *, mirrors: Sequence[str] | None = None,
@@ -347,17 +345,12 @@ def locate(dataset: str, data_dir: str | Path | None = None, *, download_missing
             return download(name, dest, mirrors=mirrors, checksums=checksums, quiet=quiet, timeout=timeout)
         except (DownloadError, OSError) as err:  # download() has removed whatever it wrote
             reason = f"the download failed: {err}"
-    ways = [
-        "  - pass --data-dir DIR (a folder holding the files, or holding a '{0}/' subfolder with them)",
-        "  - set the environment variable INVARIANCE_DATA=DIR (same layout; used when no --data-dir is given)",
-    ]
+    ways = ["pass --data-dir DIR (a folder holding the files, or a '{0}/' subfolder with them)",
+            "set INVARIANCE_DATA=DIR (same layout)"]
     if name == "fashion-mnist":
-        ways.append(f"  - install Debian's package: sudo apt install dataset-fashion-mnist (-> {DEBIAN_FASHION_MNIST})")
-    ways += [f"  - put the files into the cache folder {cache_dir(name)}",
-             "  - connect to the network and run again: the files are downloaded from "
-             + ", ".join(MIRRORS[name] if mirrors is None else mirrors)]
-    files = ", ".join(f"{n}.gz" for n in names)
-    raise DataNotFoundError(
-        f"{name}: none of these folders holds all of {files}:\n"
-        + "\n".join(f"  {f}" for f in searched)
-        + f"\nand {reason}\nProvide the data in one of these ways:\n" + "\n".join(w.format(name) for w in ways))
+        ways.append(f"install Debian's dataset-fashion-mnist (-> {DEBIAN_FASHION_MNIST})")
+    ways += [f"put the files into {cache_dir(name)}",
+             "connect to the network to download them from " + ", ".join(MIRRORS[name] if mirrors is None else mirrors)]
+    # one line: the command prints it as its whole error
+    raise DataNotFoundError(f"{name}: no folder holds its 4 IDX files (looked in {', '.join(map(str, searched))}) "
+                            f"and {reason}; " + "; or ".join(w.format(name) for w in ways))

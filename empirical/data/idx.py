@@ -4,7 +4,7 @@ An IDX file is a 4-byte magic number ``00 00 <dtype code> <ndim>``, then ``ndim`
 big-endian uint32 sizes, then the array in C order, big-endian. Files may be
 gzip-compressed (detected from the content, not the name). Every header field is
 checked against the file length, so a corrupt or truncated file raises a
-``ValueError`` that names the file and how to get a good copy.
+``DataError`` (a ``ValueError``) that names the file and how to get a good copy.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from empirical.data.download import DataError
 
 __all__ = ["DTYPES", "read_idx", "decode_idx", "encode_idx", "is_gzip"]
 
@@ -39,8 +41,8 @@ def is_gzip(data: bytes) -> bool:
     return data[:2] == _GZIP_MAGIC
 
 
-def _corrupt(source: str, what: str) -> ValueError:
-    return ValueError(f"{source}: not a valid IDX file ({what}); the file is corrupt or truncated: {_FIX}")
+def _corrupt(source: str, what: str) -> DataError:
+    return DataError(f"{source}: not a valid IDX file ({what}); the file is corrupt or truncated: {_FIX}")
 
 
 def decode_idx(data: bytes, source: str = "<bytes>", sha256: str | Sequence[str] | None = None) -> np.ndarray:
@@ -61,7 +63,7 @@ def decode_idx(data: bytes, source: str = "<bytes>", sha256: str | Sequence[str]
         digest = hashlib.sha256(data).hexdigest()
         if digest not in (a.lower() for a in accepted):
             expected = accepted[0] if len(accepted) == 1 else f"one of {', '.join(accepted)}"
-            raise ValueError(f"{source}: SHA-256 of the decompressed content is {digest}, expected {expected}; "
+            raise DataError(f"{source}: SHA-256 of the decompressed content is {digest}, expected {expected}; "
                              f"the file is corrupt or a different dataset: {_FIX}")
     if len(data) < 4:
         raise _corrupt(source, f"{len(data)} bytes, shorter than the 4-byte magic number")
@@ -96,7 +98,7 @@ def read_idx(path: str | Path, sha256: str | Sequence[str] | None = None) -> np.
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise ValueError(f"{path}: cannot read the file ({err}); check the path or {_FIX}") from err
+        raise DataError(f"{path}: cannot read the file ({err}); check the path or {_FIX}") from err
     return decode_idx(data, source=str(path), sha256=sha256)
 
 

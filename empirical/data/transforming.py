@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from empirical.data.download import accepted_sha256, canonical_name, find_file, locate
+from empirical.data.download import DataError, accepted_sha256, canonical_name, find_file, locate
 from empirical.data.idx import read_idx
 from empirical.measure.groups import group_names, image_group
 from theory import groups
@@ -63,7 +63,7 @@ def _read_pool(folder: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
         files = [find_file(folder, f"{prefix}-{kind}") for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")]
         x, y = (read_idx(f, sha256=accepted_sha256(folder, name, f.name.removesuffix(".gz"))) for f in files)
         if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8 or y.shape != x.shape[:1]:
-            raise ValueError(f"{files[0]}, {files[1]}: expected uint8 images (N, 28, 28) and N labels, got "
+            raise DataError(f"{files[0]}, {files[1]}: expected uint8 images (N, 28, 28) and N labels, got "
                              f"{x.dtype} {x.shape} and {y.shape}; replace them with the official files")
         parts.append((x, y))
     images = np.concatenate([p[0] for p in parts])
@@ -230,8 +230,9 @@ def transforming(dataset: str, group: str | groups.Representation = "R4", seed: 
     images, labels = load_raw(name, data_dir, download=download, quiet=quiet)
     keep = np.flatnonzero(labels != DROPPED_CLASS)
     if sum(sizes) > len(keep):
-        raise ValueError(f"n_train + n_val + n_test = {sum(sizes)} exceeds the {len(keep)} {name} images of "
-                         f"classes 0..8; lower the split sizes")
+        raise DataError(f"n_train + n_val + n_test = {sum(sizes)} exceeds the {len(keep)} {name} images of "
+                        f"classes 0..8 in the data folder (a subset?); point --data-dir at the full data or lower "
+                        f"the split sizes")
     split_rng, g_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     order = split_rng.permutation(keep)
     g_all = g_rng.integers(0, rep.order, size=sum(sizes))

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from empirical.engine.architectures import DEFAULT_ARCH
-from empirical.engine.training import RunConfig
+from empirical.engine.training import RunConfig, regime
 
 __all__ = ["Scale", "FULL", "QUICK", "scale_tag", "part_scales", "output_scale_tag", "Context", "PAPER_OUT"]
 
@@ -80,6 +80,17 @@ class Context:
     executor: Any = None  # where stacks train (empirical.engine.executors); None: in this process
     checkpoint_seconds: float = 120.0  # how often a training stack saves its state
     arch: str = DEFAULT_ARCH  # the network of every run (empirical.engine.architectures)
+
+    @property
+    def regime(self) -> str:
+        """How this context's runs are trained (``training.regime``): engine, device, exact or stacked, torch."""
+        return regime(self.device, self.stack)
+
+    @property
+    def runs_dir(self) -> Path:
+        """Where this context's runs and their evaluations live: ``<cache>/<regime>/``, so a run trained in a
+        stack, on CUDA, by another engine or torch never stands in for an exact CPU run, nor its evaluation."""
+        return self.cache_dir / self.regime
 
     def config(self, **kw) -> RunConfig:
         """A RunConfig at this scale and architecture."""

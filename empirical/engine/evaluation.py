@@ -1,6 +1,6 @@
 """Evaluation of trained runs (accuracy, LI, DI, NLI, SI, sigma_max(J)) and its cache beside the run store.
 
-Every evaluation is stored as ``<cache>/<key>.<kind>-<hash of its spec>.json`` (checksummed) and read back
+Every evaluation is stored as ``<cache>/<regime>/<key>.<kind>-<hash of its spec and the run's weights>.json`` (checksummed) and read back
 on the next call.
 """
 
@@ -18,7 +18,7 @@ from torch import nn
 from empirical.engine.context import Context
 from empirical.engine.runs import build_model, dataset_for
 from empirical.engine.store import load_json, save_json
-from empirical.engine.training import RunResult, provenance
+from empirical.engine.training import RunResult, provenance, weights_digest
 from empirical.measure.attribution import saliency_invariance
 from empirical.measure.invariance import INVARIANCE_FORMS, invariance_from_logits, orbit_logits
 from empirical.measure.sensitivity import jacobian_sigma_max
@@ -78,8 +78,10 @@ def cached_evaluation(ctx: Context, result: RunResult, spec: dict[str, Any], com
     back on the next call: the one evaluation cache every metric goes through."""
     if result.failed:
         raise ValueError(f"run {result.config.key()} failed ({result.failed}); it has no metrics")
-    h = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
-    path = ctx.cache_dir / f"{result.config.key()}.{kind}-{h}.json"
+    # keyed by the weights it measures too: a run retrained or replaced never meets the old run's numbers
+    keyed = {**spec, "weights": weights_digest(result)}
+    h = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
+    path = ctx.runs_dir / f"{result.config.key()}.{kind}-{h}.json"
     done = load_json(path)
     if done is not None:
         return done

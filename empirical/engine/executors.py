@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -31,6 +32,16 @@ def _one_thread() -> None:
     torch.set_num_threads(1)  # one process per core: threads would only compete
 
 
+def _quiet_resource_tracker() -> None:
+    """A killed worker cannot release its semaphores; the resource tracker (a process of its own, started with
+    this environment) releases them at exit and warns about each. That cleanup is expected, not the user's to fix:
+    the command's one line says what happened, so the tracker is told not to warn."""
+    quiet = "ignore::UserWarning:multiprocessing.resource_tracker"
+    current = os.environ.get("PYTHONWARNINGS", "")
+    if quiet not in current:
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (current, quiet)))
+
+
 @functools.cache
 def make_executor(kind: str = "local", workers: int = 1, folder: Path | None = None,
                   cluster: str | None = None) -> Any:
@@ -43,6 +54,7 @@ def make_executor(kind: str = "local", workers: int = 1, folder: Path | None = N
     if kind == "local":
         if workers <= 1:
             return None
+        _quiet_resource_tracker()
         return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread)
     if kind == "submitit":
         try:
@@ -63,8 +75,8 @@ def run_jobs(executor: Any, fn: Callable, jobs: Sequence[tuple], on_done: Callab
     try:
         while pending:
             for i in [i for i in pending if futures[i].done()]:
+                futures[i].result()  # raise a job's error at once (the job still counts as unfinished)
                 pending.discard(i)
-                futures[i].result()  # raise a job's error at once
                 if on_done:
                     on_done(i)
             if pending:
@@ -72,5 +84,6 @@ def run_jobs(executor: Any, fn: Callable, jobs: Sequence[tuple], on_done: Callab
         return [f.result() for f in futures]
     except BrokenProcessPool as exc:
         make_executor.cache_clear()  # the pool is unusable: the next command starts a fresh one
+        executor.shutdown(wait=True, cancel_futures=True)  # reap the survivors before the process exits
         raise WorkerDied(f"a worker process died with {len(pending)} stack(s) unfinished; the finished runs are "
                          "saved: rerun the command to resume the rest from their checkpoints") from exc

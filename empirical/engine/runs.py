@@ -60,12 +60,12 @@ def _train_locked(ctx: Context, configs: list[RunConfig], bar) -> dict[RunConfig
         bar.set_description(f"stack {i + 1}/{len(stacks)}: {len(stack)} x {c0.model} {c0.group} {c0.dataset}")
         data = train_data(dataset_for(ctx, c0), ctx.device)
         tag = hashlib.sha256("".join(c.key() for c in stack).encode()).hexdigest()[:16]
-        ckpt = ctx.cache_dir / f"stack-{tag}.ckpt"
+        ckpt = ctx.runs_dir / f"stack-{tag}.ckpt"
         with _threads(1 if exact else torch.get_num_threads()):  # one thread: the bits do not depend on the machine
             results = train_stack(stack, data, image_group(c0.group), progress=bar.update, checkpoint=ckpt,
                                   checkpoint_seconds=ctx.checkpoint_seconds)
         for res in results:
-            save_result(res, ctx.cache_dir)
+            save_result(res, ctx.runs_dir)
             done[res.config] = res
             c = res.config
             log.log(logging.WARNING if res.failed else logging.INFO, "trained run %s (%s%s %s seed %d) in %.1f s%s",
@@ -91,6 +91,17 @@ def _train_job(ctx: Context, configs: list[RunConfig]) -> list[str]:
     return [r.config.key() for r in train_all(replace(ctx, executor=None, quiet=True), configs)]
 
 
+def _load(ctx: Context, c: RunConfig) -> RunResult | None:
+    """The cached run of ``c`` in this context's regime; a run of that regime left by a cache from before regimes
+    (``<cache>/<key>.pt``) is moved into the regime's folder first, so no finished run is trained again."""
+    res = load_result(c, ctx.runs_dir, ctx.regime)
+    old = result_path(c, ctx.cache_dir)
+    if res is None and old.exists() and (res := load_result(c, ctx.cache_dir, ctx.regime)) is not None:
+        save_result(res, ctx.runs_dir)
+        old.unlink(missing_ok=True)
+    return res
+
+
 def train_all(ctx: Context, configs: Iterable[RunConfig]) -> list[RunResult]:
     """Every config trained (from the cache where possible), in the given order.
 
@@ -103,9 +114,11 @@ def train_all(ctx: Context, configs: Iterable[RunConfig]) -> list[RunResult]:
     from tqdm.auto import tqdm
 
     configs = list(dict.fromkeys(configs))
-    clean_orphans(ctx.cache_dir)
-    done = {c: load_result(c, ctx.cache_dir) for c in configs}
+    clean_orphans(ctx.runs_dir)
+    done = {c: _load(ctx, c) for c in configs}
     todo = [c for c in configs if done[c] is None]
+    for c in {(c.dataset, c.group, c.data_seed, c.n_train, c.n_val, c.n_test): c for c in todo}.values():
+        dataset_for(ctx, c)  # bad or too little data stops the command here, before any lock or checkpoint exists
     bar = tqdm(total=sum(c.epochs for c in todo), unit="run-epoch", disable=ctx.quiet or not todo,
                dynamic_ncols=True)
     if ctx.executor is not None and todo:
@@ -115,9 +128,9 @@ def train_all(ctx: Context, configs: Iterable[RunConfig]) -> list[RunResult]:
         run_jobs(ctx.executor, _train_job, [(job_ctx, s) for s in stacks],
                  on_done=lambda i: bar.update(sum(c.epochs for c in stacks[i])))
         for c in todo:
-            done[c] = load_result(c, ctx.cache_dir)
+            done[c] = _load(ctx, c)
             if done[c] is None:
-                raise StoreError(0, f"run {c.key()} was trained by a worker but its file is missing in {ctx.cache_dir}"
+                raise StoreError(0, f"run {c.key()} was trained by a worker but its file is missing in {ctx.runs_dir}"
                                     "; is the cache folder shared with the workers?")
             log.info("trained run %s (worker)", c.key())
         todo = []
@@ -125,19 +138,19 @@ def train_all(ctx: Context, configs: Iterable[RunConfig]) -> list[RunResult]:
         with contextlib.ExitStack() as held:
             mine, others = [], []
             for c in todo:
-                lock = entry_lock(result_path(c, ctx.cache_dir))
+                lock = entry_lock(result_path(c, ctx.runs_dir))
                 try:
                     held.enter_context(lock.acquire(timeout=0))
                     mine.append(c)
                 except Timeout:
                     others.append(c)
             for c in mine:  # another process may have finished it between our first look and the lock
-                done[c] = load_result(c, ctx.cache_dir)
+                done[c] = _load(ctx, c)
             done.update(_train_locked(ctx, [c for c in mine if done[c] is None], bar))
         for c in others:
             log.info("waiting for run %s: another process is training it", c.key())
-            with entry_lock(result_path(c, ctx.cache_dir)):
-                done[c] = load_result(c, ctx.cache_dir)
+            with entry_lock(result_path(c, ctx.runs_dir)):
+                done[c] = _load(ctx, c)
         todo = [c for c in others if done[c] is None]
     bar.close()
     return [done[c] for c in configs]

@@ -19,25 +19,28 @@ import io
 import json
 import logging
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
 
+from theory import atomic
+
 __all__ = ["StoreError", "write_bytes", "write_text", "write_json", "read_entry", "write_entry", "save_torch",
            "load_torch", "save_json", "load_json", "quarantine", "clean_orphans", "entry_lock", "check_writable",
-           "merged_output"]
+           "merged_output", "combine_provenance"]
 
 log = logging.getLogger("empirical.engine.store")
 
 _MAGIC = b"genuine-invariance store v1 sha256="
-_TMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
 
 
 class StoreError(OSError):
     """A write failed for a reason the user must fix (disk full, no permission); the message says which."""
+
+    def __str__(self) -> str:  # the sentence alone, without OSError's "[Errno N]" prefix
+        return self.strerror or super().__str__()
 
 
 def _explain(exc: OSError, path: Path) -> StoreError:
@@ -47,26 +50,16 @@ def _explain(exc: OSError, path: Path) -> StoreError:
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         why = "permission denied (or a read-only file system); choose a writable --cache-dir / --out"
     else:
-        why = exc.strerror or str(exc)
+        why = f"{exc.strerror or exc}; choose another folder for --out / --cache-dir"
     return StoreError(exc.errno, f"cannot write {path}: {why}")
 
 
 def write_bytes(data: bytes, path: Path) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename); errors name the fix."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write ``data`` to ``path`` atomically (``theory.atomic``: temporary file, fsync, rename); errors name the fix."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        return atomic.write_bytes(data, path)
     except OSError as exc:
-        raise _explain(exc, path) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+        raise _explain(exc, Path(path)) from exc
 
 
 def write_text(text: str, path: Path) -> Path:
@@ -80,11 +73,18 @@ def write_json(obj: Any, path: Path) -> Path:
 
 
 def check_writable(folder: Path) -> Path:
-    """Create ``folder`` if needed and prove it writable now (before hours of work), else raise StoreError."""
+    """Prove ``folder`` can be written (before hours of work) without creating it, else raise StoreError.
+
+    The folder, or its nearest existing parent, must be a writable folder; writers create what is missing when
+    they first write, so a command stopped before its first output leaves no empty folder behind.
+    """
     folder = Path(folder)
-    probe = folder / f".write-probe.{os.getpid()}.tmp"
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise StoreError(errno.ENOTDIR, f"cannot write {folder}: {existing} is a file, not a folder; choose another "
+                                        "--out / --cache-dir")
+    probe = existing / f".write-probe.{os.getpid()}.tmp"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
@@ -112,25 +112,24 @@ def quarantine(path: Path, reason: str) -> Path | None:
 
 
 def read_entry(path: Path) -> bytes | None:
-    """The verified payload of a cache entry; None when absent or corrupt (then moved aside)."""
-    return _read(Path(path))[0]
+    """The verified payload of a cache entry; None when absent or corrupt (then moved aside).
 
-
-def _read(path: Path) -> tuple[bytes | None, bool]:
-    """(payload, legacy). A file without the header was written before entries were checksummed:
-    its payload is returned unverified (the typed loaders check it parses, then rewrite it framed)."""
+    A file without the checksum header is not trusted: it was written by another tool (a plain ``torch.save``,
+    an edited JSON) or by a version before entries were checksummed, so nothing vouches for its content.
+    """
+    path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return None, False
+        return None
     if not raw.startswith(_MAGIC):
-        return (raw, True) if raw else (_bad(path, "empty file"), False)
+        return _bad(path, "no checksum header: not written by this store" if raw else "empty file")
     head, sep, payload = raw.partition(b"\n")
     if not sep:
-        return _bad(path, "truncated header"), False
+        return _bad(path, "truncated header")
     if hashlib.sha256(payload).hexdigest().encode() != head[len(_MAGIC):]:
-        return _bad(path, "checksum mismatch: truncated or altered"), False
-    return payload, False
+        return _bad(path, "checksum mismatch: truncated or altered")
+    return payload
 
 
 def _bad(path: Path, reason: str) -> None:
@@ -148,16 +147,13 @@ def save_torch(obj: Any, path: Path) -> Path:
 def load_torch(path: Path, map_location: str | torch.device = "cpu") -> Any | None:
     """The object of a ``save_torch`` entry; None when absent or corrupt."""
     path = Path(path)
-    payload, legacy = _read(path)
+    payload = read_entry(path)
     if payload is None:
         return None
     try:
-        obj = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=False)
+        return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=False)
     except Exception as exc:  # any unpickling failure means the bytes are not what we wrote
         return _bad(path, f"unreadable: {type(exc).__name__}")
-    if legacy:
-        save_torch(obj, path)
-    return obj
 
 
 def save_json(obj: Any, path: Path) -> Path:
@@ -168,16 +164,13 @@ def save_json(obj: Any, path: Path) -> Path:
 def load_json(path: Path) -> Any | None:
     """The object of a ``save_json`` entry; None when absent or corrupt."""
     path = Path(path)
-    payload, legacy = _read(path)
+    payload = read_entry(path)
     if payload is None:
         return None
     try:
-        obj = json.loads(payload)
+        return json.loads(payload)
     except ValueError as exc:
         return _bad(path, f"unreadable JSON: {exc}")
-    if legacy:
-        save_json(obj, path)
-    return obj
 
 
 def entry_lock(path: Path, folder: Path | None = None):
@@ -194,6 +187,25 @@ def entry_lock(path: Path, folder: Path | None = None):
     return FileLock(str(Path(folder) / f"{name}.lock"))
 
 
+def combine_provenance(parts: dict[str, dict | None]) -> dict:
+    """One provenance for an output assembled from ``parts`` (name -> its provenance): the common one; else the
+    oldest engine, each part's code named, and every other field that differs listing its values; {} (unknown)
+    when any part recorded none."""
+    provs = list(parts.values())
+    if not provs or not all(p and "engine" in p for p in provs):
+        return {}
+    if all(p == provs[0] for p in provs):
+        return dict(provs[0])
+    out = {}
+    for k in dict.fromkeys(k for p in provs for k in p):
+        values = list(dict.fromkeys(json.dumps(p.get(k), sort_keys=True) for p in provs))
+        out[k] = provs[0].get(k) if len(values) == 1 else ", ".join(json.loads(v) if isinstance(json.loads(v), str)
+                                                                     else v for v in values)
+    codes = {p.get("code", "?") for p in provs}
+    named = ", ".join(f"{n} {p.get('code', '?')}" for n, p in parts.items())
+    return {**out, "engine": min(p["engine"] for p in provs), "code": codes.pop() if len(codes) == 1 else named}
+
+
 @contextlib.contextmanager
 def merged_output(path: Path, new: dict[str, Any], rows: dict[str, Callable[[dict], Any]],
                   lock_dir: Path) -> Iterator[dict[str, Any]]:
@@ -202,8 +214,10 @@ def merged_output(path: Path, new: dict[str, Any], rows: dict[str, Callable[[dic
     For each list field in ``rows`` (field -> key of a row), the rows already in the file whose
     key ``new`` does not have are kept, so two commands or processes writing one ``--out`` (e.g.
     ``--groups R4`` and ``--groups T3`` side by side) never drop each other's rows. A file at
-    another scale is replaced, never mixed (logged). The lock is held until the block ends, so
-    what the caller renders from the merged document (markdown, figures) matches the JSON.
+    another scale is replaced, never mixed (logged). Every row carries the provenance of the command that wrote
+    it, and the document's provenance combines them (``combine_provenance``: the oldest engine wins), so rows
+    kept from an older file are never restamped. The lock is held until the block ends, so what the caller
+    renders from the merged document (markdown, figures) matches the JSON.
     """
     path = Path(path)
     with entry_lock(path, lock_dir):
@@ -218,35 +232,24 @@ def merged_output(path: Path, new: dict[str, Any], rows: dict[str, Callable[[dic
             log.warning("%s held results at another scale; replaced by this run's", path)
             old = None
         merged = dict(new)
+        sources: dict[str, dict | None] = {}
         for field, key in rows.items():
-            fresh = {key(r) for r in new.get(field, [])}
-            kept = [r for r in (old or {}).get(field, []) if key(r) not in fresh]
-            merged[field] = kept + list(new.get(field, []))
+            # each row carries the provenance of the run that wrote it: a kept row keeps its own
+            fresh = [{**r, "provenance": r.get("provenance", new.get("provenance"))} for r in new.get(field, [])]
+            names = {key(r) for r in fresh}
+            kept = [{**r, "provenance": r.get("provenance", old.get("provenance"))}
+                    for r in (old or {}).get(field, []) if key(r) not in names]
+            merged[field] = kept + fresh
+            sources.update({f"{field} {key(r)}": r["provenance"] for r in merged[field]})
+        if sources and "provenance" in new:
+            merged["provenance"] = combine_provenance(sources)
         write_json(merged, path)
         yield merged
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def clean_orphans(folder: Path) -> list[Path]:
-    """Remove the temporary files that killed writers left in ``folder`` (their process is gone)."""
-    removed = []
-    folder = Path(folder)
-    if not folder.is_dir():
-        return removed
-    for p in folder.iterdir():
-        m = _TMP.match(p.name)
-        if m and not _alive(int(m["pid"])):
-            p.unlink(missing_ok=True)
-            removed.append(p)
+    """Remove the temporary files that killed writers left in ``folder`` (their process is gone); log how many."""
+    removed = atomic.clean_orphans(folder)
     if removed:
         log.info("removed %d orphaned temporary file(s) in %s", len(removed), folder)
     return removed

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -42,10 +43,12 @@ from empirical.engine.stacked import ACTIVATIONS, INITS, init_stack, layer_sizes
 from empirical.engine.store import load_torch, quarantine, save_torch
 from theory.groups import Representation, cayley_table
 
+log = logging.getLogger("empirical.engine.training")
+
 __all__ = [
-    "RunConfig", "RunResult", "TrainData", "PROBE", "ENGINE", "train_stack", "save_result", "load_result",
-    "result_path", "provenance", "combine_provenance", "code_version", "training_macs", "group_stacks",
-    "build_network", "MODELS", "OPTIMIZERS", "PATHS",
+    "RunConfig", "RunResult", "TrainData", "PROBE", "ENGINE", "regime", "regime_of", "train_stack", "save_result",
+    "load_result", "weights_digest", "result_path", "provenance", "code_version",
+    "training_macs", "group_stacks", "build_network", "MODELS", "OPTIMIZERS", "PATHS",
 ]
 
 MODELS = ("WT", "DA", "IR")
@@ -198,17 +201,26 @@ def provenance(device: torch.device | str, stack: list[str] | None = None) -> di
             "threads": torch.get_num_threads(), "stack": list(stack or [])}
 
 
-def combine_provenance(parts: dict[str, dict | None]) -> dict:
-    """One provenance for an output assembled from ``parts`` (name -> its provenance): the common one; else the
-    first with each part's code named and the oldest engine; {} (unknown) when any part recorded none."""
-    provs = list(parts.values())
-    if not provs or not all(p and "engine" in p for p in provs):
-        return {}
-    if all(p == provs[0] for p in provs):
-        return dict(provs[0])
-    codes = {p.get("code", "?") for p in provs}
-    named = ", ".join(f"{n} {p.get('code', '?')}" for n, p in parts.items())
-    return {**provs[0], "engine": min(p["engine"] for p in provs), "code": codes.pop() if len(codes) == 1 else named}
+def regime(device: torch.device | str, stack: int) -> str:
+    """How a run's bits are made, as the name of its cache folder: engine, device type, exact or stacked, torch.
+
+    'exact' is a CPU run trained alone on one thread (``--stack 1``): its bits depend on nothing else. A stacked
+    run's last bits depend on the runs beside it, a CUDA run's on the GPU, every run's on the engine and torch:
+    runs made in different regimes never stand in for each other.
+    """
+    kind = torch.device(device).type
+    mode = "exact" if kind == "cpu" and stack == 1 else "stacked"
+    return f"engine{ENGINE}-{kind}-{mode}-torch{torch.__version__}"
+
+
+def regime_of(prov: dict) -> str:
+    """The regime a run's recorded provenance names ('' when it recorded too little to tell)."""
+    try:
+        kind, stack = torch.device(prov["device"]).type, len(prov["stack"])
+        mode = "exact" if kind == "cpu" and stack <= 1 else "stacked"
+        return f"engine{prov['engine']}-{kind}-{mode}-torch{prov['torch']}"
+    except (KeyError, TypeError, RuntimeError):
+        return ""
 
 
 def result_path(config: RunConfig, cache_dir: Path) -> Path:
@@ -223,8 +235,11 @@ def save_result(result: RunResult, cache_dir: Path) -> Path:
     return save_torch(payload, result_path(result.config, cache_dir))
 
 
-def load_result(config: RunConfig, cache_dir: Path) -> RunResult | None:
-    """The cached run for ``config``; None when it has not been trained or its file was corrupt (moved aside)."""
+def load_result(config: RunConfig, cache_dir: Path, regime: str | None = None) -> RunResult | None:
+    """The cached run for ``config``; None when it has not been trained or its file was corrupt (moved aside).
+
+    With ``regime``, a run whose provenance names another regime is not returned either (it stays where it is).
+    """
     path = result_path(config, cache_dir)
     payload = load_torch(path)
     if payload is None:
@@ -241,7 +256,21 @@ def load_result(config: RunConfig, cache_dir: Path) -> RunResult | None:
     if not result.failed and not all(torch.isfinite(t).all() for t in result.state_dict.values()):
         quarantine(path, "non-finite weights")
         return None
+    if regime is not None and regime_of(result.provenance) != regime:
+        log.warning("run %s in %s was trained as %s, not %s: not reused", config.key(), cache_dir,
+                    regime_of(result.provenance) or "an unrecorded regime", regime)
+        return None
     return result
+
+
+def weights_digest(result: RunResult) -> str:
+    """SHA-256 of a run's selected weights (names, shapes, dtypes, bytes): what an evaluation of it depends on."""
+    h = hashlib.sha256()
+    for name, w in result.state_dict.items():
+        w = w.detach().cpu().contiguous()
+        h.update(f"{name}:{tuple(w.shape)}:{w.dtype};".encode())
+        h.update(w.numpy().tobytes() if w.dtype != torch.bfloat16 else w.view(torch.int16).numpy().tobytes())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -478,6 +507,8 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
         if progress:
             progress(1)
     seconds = elapsed + time.perf_counter() - t0
+    for i, acc_i in enumerate(best_acc.tolist()):
+        failed[i] = failed[i] or _collapsed(acc_i, data.val_y, configs[i])
     prov = {**provenance(device, [c.key() for c in configs]), "path": arch.path}
     results = []
     for r, c in enumerate(configs):
@@ -486,6 +517,31 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
             history={k: [row[r] for row in v] for k, v in history.items()}, seconds=seconds / len(configs),
             failed=failed[r], provenance=prov))
     return results
+
+
+# A collapse is judged only where chance and skill can be told apart: enough validation samples, and enough
+# optimizer steps that a healthy run has left chance (the quick scale takes 10: 5 epochs of 2 batches).
+MIN_VAL_FOR_COLLAPSE, MIN_STEPS_FOR_COLLAPSE = 200, 10
+
+
+def _collapsed(acc: float, val_y: Tensor, config: RunConfig) -> str:
+    """Why a run that did not diverge still failed: its selected epoch is no more accurate than always answering
+    the most frequent validation class (within 3 standard errors of a binomial at that rate); '' otherwise.
+
+    A collapsed network (e.g. nu so large that the invariance term flattens every logit) is trivially invariant;
+    reported beside healthy runs it would pass for a perfectly invariant model. Smoke-test scales (fewer than
+    MIN_VAL_FOR_COLLAPSE validation samples or MIN_STEPS_FOR_COLLAPSE optimizer steps) are not judged.
+    """
+    n = val_y.numel()
+    steps = config.epochs * -(-config.n_train // config.batch_size)
+    if n < MIN_VAL_FOR_COLLAPSE or steps < MIN_STEPS_FOR_COLLAPSE:
+        return ""
+    base = float(torch.bincount(val_y.cpu()).max()) / n
+    if base == 1.0 or acc > base + 3 * (base * (1 - base) / n) ** 0.5:
+        return ""
+    nu = f"; lower nu ({config.nu:g})" if config.form else ""
+    return (f"collapsed: best validation accuracy {acc:.3f} is no better than always answering the most frequent "
+            f"class ({base:.3f} of {n} samples){nu}")
 
 
 def training_macs(config: RunConfig, order: int, d: int = 1296, classes: int = 9) -> int:

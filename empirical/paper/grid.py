@@ -49,7 +49,7 @@ def beside(ctx: Context, main: Callable[[], T], configs: list[RunConfig]) -> T:
 
     def feed() -> None:
         # a run already in the cache is skipped, not loaded: the caller's train_all loads it once
-        for c in (c for c in configs if not result_path(c, ctx.cache_dir).exists()):
+        for c in (c for c in configs if not result_path(c, ctx.runs_dir).exists()):
             if finished.is_set():
                 return
             train_all(ctx, [c])

@@ -159,7 +159,7 @@ def test_driver_writes_every_output_into_the_quick_folder(quick):
     # the cnn steps trained cnn runs (the rows name no run; the tuning sweeps do, and their evaluations the config)
     keys = {p["key"] for t in spec["tuning"] + cnn["tuning"] for p in t["sweep"]}
     archs = {load_json(e)["config"].get("arch")
-             for k in keys for e in cache.glob(f"{k}.eval-*.json")}
+             for k in keys for e in cache.rglob(f"{k}.eval-*.json")}
     assert archs == {"cnn"}
     assert [f["group"] for f in json.loads((out / "fig3_saliency_cnn.json").read_text())["figures"]] == ["D4"]
     data = json.loads((out / "beyond.json").read_text())

@@ -342,14 +342,14 @@ def test_quick_reuses_figure5_runs_and_the_cache(quick):
         r["model"]: r["nu"] for r in result["layers"]["fig5_rows"]}
     for runs in configs.values():
         for c in runs:  # spectral.spectral wrote a test-split evaluation with sigma_max(J) for this very config
-            evals = [load_json(p) for p in cache.glob(f"{c.key()}.eval-*.json")]
+            evals = [load_json(p) for p in ctx.runs_dir.glob(f"{c.key()}.eval-*.json")]
             assert any(e["split"] == "test" and "sigma_max_J" in e for e in evals)
-    before = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
+    before = {p: p.stat().st_mtime_ns for p in ctx.runs_dir.iterdir()}
     assert bridge.main([*argv, "--parts", "layers", "subspace"]) == 0
-    assert {p: p.stat().st_mtime_ns for p in cache.iterdir()} == before
+    assert {p: p.stat().st_mtime_ns for p in ctx.runs_dir.iterdir()} == before
     merged = json.loads((out / "bridge.json").read_text())  # the parts not rerun are kept
     assert merged["parts"] == list(bridge.PARTS) and merged["linear"] == result["linear"]
-    assert not list(cache.glob("stack-*.ckpt"))
+    assert not list(ctx.runs_dir.glob("stack-*.ckpt"))
 
 
 def test_merge_keeps_the_parts_not_rerun_with_their_scales():

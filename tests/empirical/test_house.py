@@ -122,6 +122,11 @@ def test_at_most_eight_import_floors():
 
 
 def test_one_atomic_write():
-    # os.replace (the rename that makes a write atomic) appears only in the store and the downloader's stream
-    users = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("empirical/**/*.py") if "os.replace(" in p.read_text())
-    assert users == ["empirical/data/download.py", "empirical/engine/store.py"], users
+    # The temporary-file-fsync-rename write exists once, in theory.atomic; everything that writes a file uses it.
+    # (The store's os.replace moves a corrupt entry aside: a rename, not a write.)
+    sources = [p for top in ("empirical", "theory") for p in (ROOT / top).rglob("*.py")]
+    writers = sorted(str(p.relative_to(ROOT)) for p in sources if "fsync(" in p.read_text())
+    assert writers == ["theory/atomic.py"], writers
+    renames = sorted(str(p.relative_to(ROOT)) for p in sources if "os.replace(" in p.read_text())
+    assert renames == ["empirical/engine/store.py", "theory/atomic.py"], renames
+    assert not [p for p in sources if "mkstemp(" in p.read_text()]

@@ -1,6 +1,10 @@
 """The report's verdicts are computed from the numbers: synthetic outputs with known answers."""
 
 import json
+import logging
+from pathlib import Path
+
+import pytest
 
 from empirical import report
 from empirical.paper.tables import PAPER
@@ -136,3 +140,131 @@ def test_beyond_claims_are_not_measured_until_their_outputs_exist_then_judged(tm
     assert "IR-DI 12 (SI >= 0.95 NOT reached: best validation SI 0.870)" in evidence and "IR-LI 4 (" not in evidence
     assert found["beyond_da_si_falls_with_group_size"][3] == "holds"
     assert found["beyond_wt_accuracy_upper_bound"][3] == "holds"
+
+
+def test_main_says_what_it_wrote(tmp_path, caplog):
+    (tmp_path / "table1.json").write_text(json.dumps(paper_like_table()))
+    caplog.set_level(logging.INFO, logger="empirical")
+    assert report.main(["--out", str(tmp_path), "--cases", "1", "--deep-cases", "1"]) == 0
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("wrote ")]
+    assert lines == [f"wrote {tmp_path / 'README.md'} and {tmp_path / 'CLAIMS.md'}"]
+
+
+# --- the figures, redrawn from the committed JSONs (python -m empirical.report --figures) ---
+
+COMMITTED = Path(__file__).resolve().parents[2] / "paper_figures"
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """Every figure the paper layer's plots save, by file name, still open for inspection (and saved as usual)."""
+    import empirical.paper.plots as plots
+
+    figures, save = {}, plots.save_figure
+
+    def keep(fig, path):
+        figures[Path(path).name] = fig
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    return figures
+
+
+def committed(name: str) -> dict:
+    return json.loads((COMMITTED / name).read_text())
+
+
+def caption_texts(fig) -> list:
+    return [t for t in fig.texts if "scale:" in t.get_text()]
+
+
+def test_figure5_has_a_log_axis_and_says_what_its_bars_and_error_bars_are(drawn, tmp_path):
+    from empirical.paper.plots import plot_spectral
+
+    plot_spectral(committed("fig5_spectral.json"), tmp_path / "fig5_spectral")
+    ax = drawn["fig5_spectral.png"].axes[0]
+    assert ax.get_yscale() == "log"  # T3 IR-NLI's 31 no longer squeezes the other bars
+    low, high = ax.get_ylim()
+    bars = [b.get_height() for b in ax.patches]
+    assert low <= min(bars) and max(bars) <= high
+    (text,) = caption_texts(drawn["fig5_spectral.png"])
+    assert "error bars: ± 1 standard deviation over seeds" in text.get_text() and "n = 4" in text.get_text()
+
+
+def test_figure4_legend_is_clear_of_the_curves_and_wt_and_ir_stay_visible(drawn, tmp_path):
+    from empirical.paper.plots import plot_drift
+
+    plot_drift(committed("fig4_drift.json"), tmp_path / "fig4_drift")
+    fig = drawn["fig4_drift.png"]
+    fig.canvas.draw()
+    assert all(ax.get_legend() is None for ax in fig.axes)  # no legend inside a panel
+    (legend,) = fig.legends
+    box = legend.get_window_extent()
+    assert not any(box.overlaps(ax.get_window_extent()) for ax in fig.axes)
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert any("DI ± 1 std over seeds" in label for label in labels)  # the shaded bands say what they are
+    assert "Shaded band: DI ± 1 standard deviation over seeds" in caption_texts(fig)[0].get_text()
+    for ax in fig.axes:  # WT's DI is exactly 0 and IR's near it: different, see-through marks
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        for kind in ("DI", "acc. ratio"):
+            wt, ir = lines.get(f"WT {kind}"), lines.get(f"IR {kind}")
+            if wt is None:
+                continue
+            assert wt.get_marker() != ir.get_marker() and wt.get_markerfacecolor() == "none"
+            assert wt.get_markersize() > ir.get_markersize() and wt.get_zorder() < ir.get_zorder()
+
+
+def test_beyond_figure_names_the_si_target_line_in_its_legend(drawn, tmp_path):
+    from empirical.engine.tuning import SI_TARGET
+    from empirical.paper.beyond_plots import plot_beyond
+
+    plot_beyond(committed("beyond/beyond.json"), tmp_path / "beyond.png")
+    fig = drawn["beyond.png"]
+    (target,) = [line for line in fig.axes[0].get_lines() if list(line.get_ydata()) == [SI_TARGET, SI_TARGET]]
+    (legend,) = fig.legends
+    assert target.get_label() in [t.get_text() for t in legend.get_texts()]
+    assert f"SI {SI_TARGET:g}" in target.get_label()
+    assert "error bars: ± 1 standard deviation over seeds" in caption_texts(fig)[0].get_text()
+
+
+def test_every_caption_is_readable(drawn, tmp_path):
+    from matplotlib.colors import to_rgb
+
+    from empirical.paper.beyond_plots import plot_beyond
+    from empirical.paper.plots import plot_drift, plot_spectral
+
+    plot_spectral(committed("fig5_spectral.json"), tmp_path / "a")
+    plot_drift(committed("fig4_drift.json"), tmp_path / "b")
+    plot_beyond(committed("beyond/beyond.json"), tmp_path / "c.png")
+    assert len(drawn) == 5  # png and pdf of a and b, c.png
+    for name, fig in drawn.items():
+        (text,) = caption_texts(fig)
+        assert text.get_fontsize() >= 8 and max(to_rgb(text.get_color())) <= 0.3, (name, text.get_fontsize())
+
+
+def test_figures_option_redraws_every_figure_from_its_json_and_writes_no_json_or_markdown(tmp_path, caplog):
+    for name in ("fig4_drift.json", "fig5_spectral.json", "fig3_saliency.json", "README.md", "beyond/beyond.json",
+                 "beyond/fig5_spectral_cnn.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes((COMMITTED / name).read_bytes())
+    bridge = committed("bridge.json")
+    (tmp_path / "bridge.json").write_text(json.dumps({k: v for k, v in bridge.items()  # its two quick figures
+                                                      if k not in ("linear", "deep_linear")}))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    caplog.set_level(logging.INFO, logger="empirical")
+    assert report.main(["--out", str(tmp_path), "--figures"]) == 0
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert {p: after[p] for p in before} == before  # no JSON or Markdown touched
+    new = sorted(str(p.relative_to(tmp_path)) for p in set(after) - set(before))
+    assert new == ["beyond/beyond.png", "beyond/fig5_spectral_cnn.pdf", "beyond/fig5_spectral_cnn.png",
+                   "bridge_layers.png", "bridge_subspace.png", "fig4_drift.pdf", "fig4_drift.png",
+                   "fig5_spectral.pdf", "fig5_spectral.png"]
+    messages = [r.getMessage() for r in caplog.records]
+    (line,) = [m for m in messages if m.startswith("wrote ")]
+    assert all(str(tmp_path / p) in line for p in new)
+    assert any(m.startswith(f"not redrawn: {tmp_path / 'fig3_saliency.json'}") for m in messages)
+
+
+def test_figures_option_without_a_json_says_so(tmp_path, capsys):
+    assert report.main(["--out", str(tmp_path), "--figures"]) == 1
+    assert "no fig4_drift*.json" in capsys.readouterr().err

@@ -30,13 +30,19 @@ def models(draw, kind="any"):
 
 
 def kl_literal(w, x, rep):
-    """Eq. 1 computed term by term with scipy's softmax: sum_x sum_g KL(softmax(W x) || softmax(W g x))."""
-    from scipy.special import rel_entr, softmax
+    """Eq. 1 computed term by term: sum_x sum_g sum_i p_i (log p_i - log q_i), p = softmax(W x), q = softmax(W g x).
+
+    From scipy's log_softmax, not softmax: a probability that underflows to 0 in q (logits [1573, 817] give
+    q_2 = e^-756) made rel_entr(p, q) = inf although the KL is finite (issue 24.7: the reference, not the code, was
+    wrong); with logs, p_i log p_i - p_i log q_i stays finite and 0 where p_i underflows.
+    """
+    from scipy.special import log_softmax
 
     total = 0.0
     for g in range(rep.order):
         for xi in x:
-            total += rel_entr(softmax(w @ xi), softmax(w @ rep.act(g, xi))).sum()
+            lp, lq = log_softmax(w @ xi), log_softmax(w @ rep.act(g, xi))
+            total += np.sum(np.exp(lp) * (lp - lq))
     return total
 
 
@@ -213,3 +219,23 @@ def test_ce_plus_li_counterexample():
     w5 = w0 + np.outer([z / 4, -z / 4], x[0])
     assert ratio == pytest.approx(lf.spectral_norm(w5) / 0.01, rel=1e-7)
     assert ratio == pytest.approx(144.81320, rel=1e-6)
+
+
+def test_di_reference_stays_finite_where_softmax_underflows():
+    # Issue 24.7: the thorough profile found logits [1573, 817]; the code's DI was right (377.292375, checked to
+    # 50 digits with mpmath), the reference gave inf.
+    import mpmath
+
+    rep = groups.cyclic_shift(2)
+    w = np.array([[1573.0, 817.0], [817.0, 1573.0]])
+    x = np.array([[1.0, 0.0]])
+    got = sf.distribution_invariance(w, x, rep)[0]
+    mpmath.mp.dps = 50
+    exact = mpmath.mpf(0)
+    for g in range(rep.order):
+        a, b = [mpmath.mpf(v) for v in w @ x[0]], [mpmath.mpf(v) for v in w @ rep.act(g, x[0])]
+        la = [v - mpmath.log(sum(mpmath.exp(u) for u in a)) for v in a]
+        lb = [v - mpmath.log(sum(mpmath.exp(u) for u in b)) for v in b]
+        exact += sum(mpmath.exp(p) * (p - q) for p, q in zip(la, lb))
+    assert np.isfinite(kl_literal(w, x, rep))
+    assert got == pytest.approx(float(exact), rel=1e-9) and kl_literal(w, x, rep) == pytest.approx(float(exact), rel=1e-9)

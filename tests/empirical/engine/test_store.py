@@ -53,24 +53,25 @@ def test_a_corrupt_run_is_named_moved_aside_and_reported_absent(trained, tmp_pat
     assert load_result(cfg, tmp_path) is not None
 
 
-def test_nan_weights_in_an_unchecksummed_file_are_refused(trained, tmp_path):
-    # A file from before checksums (plain torch.save) is adopted only if it parses and its weights are finite.
+def test_a_run_rewritten_without_the_checksum_header_is_refused(trained, tmp_path, caplog):
+    # Issue 24.2: a .pt rewritten with plain torch.save (all weights halved) was accepted and re-saved with a
+    # fresh checksum. Nothing vouches for a headerless file: it is moved aside and the run is retrained.
     cfg, res = trained
     path = save_result(res, tmp_path)
     payload = torch.load(io.BytesIO(store.read_entry(path)), weights_only=False)
-    payload["state_dict"]["layers.0.weight"].view(-1)[:100] = float("nan")
+    payload["state_dict"] = {k: v / 2 for k, v in payload["state_dict"].items()}
     torch.save(payload, path)
-    assert load_result(cfg, tmp_path) is None and not path.exists()
+    with caplog.at_level(logging.WARNING, logger="empirical.engine.store"):
+        assert load_result(cfg, tmp_path) is None
+    assert not path.exists() and "no checksum header" in caplog.text
+    assert len(list((tmp_path / "corrupt").iterdir())) == 1  # kept for inspection, never deleted
 
 
-def test_a_legacy_file_is_adopted_with_a_checksum(trained, tmp_path):
-    cfg, res = trained
-    path = save_result(res, tmp_path)
-    payload = store.read_entry(path)
-    path.write_bytes(payload)  # as the engine wrote it before checksums
-    back = load_result(cfg, tmp_path)
-    assert back is not None and torch.equal(back.state_dict["layers.0.weight"], res.state_dict["layers.0.weight"])
-    assert path.read_bytes().startswith(b"genuine-invariance store v1 sha256=")
+def test_an_evaluation_edited_without_the_checksum_header_is_refused(tmp_path):
+    # Issue 24.2: an evaluation JSON without the header, SI edited to 0.99, moved a table's SI from 0.22 to 0.64.
+    path = store.save_json({"SI": 0.22}, tmp_path / "k.eval-1.json")
+    path.write_text('{"SI": 0.99}')
+    assert store.load_json(path) is None and not path.exists()
 
 
 def test_a_run_under_another_configs_name_is_refused(trained, tmp_path):

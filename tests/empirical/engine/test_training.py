@@ -348,3 +348,30 @@ def test_generic_and_fast_paths_give_the_same_mlp_trajectory(model):
         for key in ("train_ce", "train_penalty", "layer_sigma_max", "probe_sigma_max_J"):
             got, want = (torch.tensor(r.history[key], dtype=torch.float64) for r in (b, a))
             torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12, msg=key)
+
+
+def test_a_run_at_chance_is_flagged_like_a_diverged_one():
+    # Issue 24.10: nu = 1e38 flattened the logits (validation accuracy 0.14) and the run was recorded as healthy.
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(900, REP.dim, generator=gen)
+    y = (x.sum(1) * 0.7).floor().clamp(-4, 4).long() + 4  # 9 classes of an orbit-invariant statistic
+    orbit = image_groups.orbit(REP, x)
+    data = TrainData(train_orbit=orbit[:, :600], train_y=y[:600], val_orbit=orbit[:, 600:],
+                     val_g=torch.randint(REP.order, (300,), generator=gen), val_y=y[600:])
+    sizes = {**SMALL, "n_train": 600, "n_val": 300, "epochs": 10}
+    healthy = train_stack([RunConfig(model="DA", seed=0, **sizes)], data, REP)[0]
+    flat = train_stack([RunConfig(model="IR", form="LI", nu=1e30, seed=0, **sizes)], data, REP)[0]
+    assert not healthy.failed and healthy.best_val_acc > 0.45  # the majority class is 0.24 of these 300
+    assert flat.failed.startswith("collapsed") and "lower nu (1e+30)" in flat.failed, flat.failed
+
+
+def test_collapse_is_judged_against_the_majority_class_with_its_standard_error():
+    from empirical.engine.training import _collapsed
+
+    cfg = RunConfig(model="DA", **{**SMALL, "epochs": 10})  # 30 steps
+    y = torch.tensor([0] * 150 + [1] * 90 + [2] * 60)  # majority 0.5 of 300: 3 SE = 0.087
+    assert _collapsed(0.5, y, cfg) and _collapsed(0.58, y, cfg)
+    assert not _collapsed(0.6, y, cfg)  # above the band: skill
+    assert not _collapsed(0.3, y[::10], cfg)  # 30 samples: too few to tell chance from skill, not judged
+    assert not _collapsed(1.0, torch.zeros(300, dtype=torch.long), cfg)  # one class: nothing to judge
+    assert not _collapsed(0.5, y, RunConfig(model="DA", **SMALL))  # 9 steps: a smoke test, not judged

@@ -15,7 +15,7 @@ ON_EXECUTOR, IN_PROCESS = SimpleNamespace(executor=object()), SimpleNamespace(ex
 def fed(monkeypatch, tmp_path):
     """Replace train_all by a recorder: the configs of each call, and an event set by the first call; config c is
     cached when tmp_path/<c> exists."""
-    ON_EXECUTOR.cache_dir = IN_PROCESS.cache_dir = tmp_path
+    ON_EXECUTOR.runs_dir = IN_PROCESS.runs_dir = tmp_path
     monkeypatch.setattr(grid, "result_path", lambda c, cache_dir: cache_dir / str(c))
     calls: list[list] = []
     first = threading.Event()

@@ -1,4 +1,5 @@
-"""Figures of ``python -m empirical.bridge`` (matplotlib lives here; the command imports this module lazily)."""
+"""Figures of ``python -m empirical.bridge``, pure functions of bridge.json (in the paper layer, so that
+``python -m empirical.report --figures`` redraws them without importing the bridge command)."""
 
 from __future__ import annotations
 
