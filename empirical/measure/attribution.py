@@ -29,6 +29,16 @@ Choices where the paper is silent:
   input space given.
 - A zero saliency map has no direction: its cosine with a finite map is defined as 0 (no NaN).
 
+Events (``empirical.measure.events``): the map has the shape of the group's event, channels summed,
+and the smoothing follows the event: the 3x3 Gaussian above for images (H, W); the same Gaussian in
+1-D for signals (L,); none for point sets (P, D) and flat vectors (d,), which have no grid to smooth
+along. SI refuses a smoothing that does not commute with the group (e.g. "reflect" with T3, or any
+smoothing with a non-permutation representation on pixels): an exactly invariant model would score
+SI < 1 under it. ``kernel_size=1`` switches smoothing off.
+
+Outputs and the audit (``empirical.measure.outputs``): logits (N, K) or (N, K, 1, ..., 1), else refused
+or picked by ``output=``; the model runs in eval mode and keeps its modes and buffers.
+
 NaN in, NaN out: a sample whose pixels, baseline, model outputs on the path or attributions
 are not all finite gets an all-NaN IG and saliency map, so neither the 0.9 * max threshold
 nor the zero-map convention can turn it into a plausible map or cosine; its SI is NaN.
@@ -45,7 +55,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from empirical.measure.image_groups import as_image_group, inverse_act, nan_where_nonfinite, orbit
+from empirical.measure.events import Event, EventGroup
+from empirical.measure.image_groups import as_group, inverse_act, nan_where_nonfinite, orbit
+from empirical.measure.outputs import Output, as_logits, audited
 from theory.groups import Representation
 
 __all__ = [
@@ -78,7 +90,7 @@ def _targets(target: int | Tensor, n: int, device) -> Tensor:
 
 
 def _path_gradient(g: Callable[[Tensor], Tensor], start: Tensor, end: Tensor, target: Tensor,
-                   steps: int, max_batch: int) -> Tensor:
+                   steps: int, max_batch: int, output: Output = None) -> Tensor:
     """sum_s w_s grad_u g(u_s)[target] at u_s = start + alpha_s (end - start): the path integral, (N, ...).
 
     A sample with a non-finite output of g at any path point gets NaN everywhere.
@@ -95,7 +107,7 @@ def _path_gradient(g: Callable[[Tensor], Tensor], start: Tensor, end: Tensor, ta
         i, s = rows // steps, rows % steps
         points = (start[i] + alphas[s].view(-1, *pad) * delta[i]).requires_grad_(True)
         with torch.enable_grad():
-            out = g(points)
+            out = as_logits(g(points), len(rows), output)
             (grad,) = torch.autograd.grad(out.gather(-1, target[i, None]).sum(), points)
         # NaN over the whole row: a non-finite logit spoils the sample, not just the pixels it reaches
         grad = nan_where_nonfinite(grad, out.detach())
@@ -105,7 +117,7 @@ def _path_gradient(g: Callable[[Tensor], Tensor], start: Tensor, end: Tensor, ta
 
 def integrated_gradients(f: Callable[[Tensor], Tensor], x: Tensor, target: int | Tensor,
                          baseline: float | Tensor = 0.0, steps: int = 50, max_batch: int = _MAX_BATCH,
-                         fast: bool = True) -> Tensor:
+                         fast: bool = True, output: Output = None) -> Tensor:
     """IG(x)_i = (x - b)_i * int_0^1 d f(b + a (x - b))[target] / dx_i da, same shape as x (N, ...).
 
     Gauss-Legendre with ``steps`` nodes; samples and steps are batched together, at most
@@ -113,22 +125,24 @@ def integrated_gradients(f: Callable[[Tensor], Tensor], x: Tensor, target: int |
     offers ``affine_split()`` (our MLPs), the path is pushed through the affine first layer once
     and only the rest of the network runs on the N * steps interpolation points (same integral).
     A sample with a non-finite pixel, baseline, path output or attribution is NaN everywhere.
+    f runs in eval mode and keeps its modes and buffers; ``output`` picks the logits (see module docstring).
     """
     x = x.detach()
     b = torch.as_tensor(baseline, dtype=x.dtype, device=x.device).broadcast_to(x.shape)
     t = _targets(target, x.shape[0], x.device)
-    if fast and hasattr(f, "affine_split"):
-        affine, head = f.affine_split()
-        with torch.enable_grad():
-            xv = x.clone().requires_grad_(True)
-            ux = affine(xv)
-            ub = affine(b).detach()
-            path = _path_gradient(head, ub, ux.detach(), t, steps, max_batch)
-            (grad,) = torch.autograd.grad(ux, xv, grad_outputs=path)  # A^T (integral over the u-path)
-    else:
-        grad = _path_gradient(f, b, x, t, steps, max_batch)
+    with audited(f):
+        if fast and hasattr(f, "affine_split"):
+            affine, head = f.affine_split()
+            with torch.enable_grad():
+                xv = x.clone().requires_grad_(True)
+                ux = affine(xv)
+                ub = affine(b).detach()
+                path = _path_gradient(head, ub, ux.detach(), t, steps, max_batch, output)
+                (grad,) = torch.autograd.grad(ux, xv, grad_outputs=path)  # A^T (integral over the u-path)
+        else:
+            grad = _path_gradient(f, b, x, t, steps, max_batch, output)
     ig = (x - b) * grad
-    return nan_where_nonfinite(ig, x, b, ig)
+    return nan_where_nonfinite(ig, x, b, ig).detach()
 
 
 def _pad(m: Tensor, r: int, dim: int, mode: str) -> Tensor:
@@ -146,8 +160,11 @@ def _pad(m: Tensor, r: int, dim: int, mode: str) -> Tensor:
     return torch.cat([m.narrow(dim, 0, r).flip(dim), m, m.narrow(dim, size - r, r).flip(dim)], dim)  # reflect
 
 
-def gaussian_smooth(m: Tensor, kernel_size: int = 3, sigma: float = 1.0, mode: str = "wrap") -> Tensor:
-    """Separable Gaussian filter over the last two dims of m (..., H, W); = scipy gaussian_filter(radius=k//2)."""
+def gaussian_smooth(m: Tensor, kernel_size: int = 3, sigma: float = 1.0, mode: str = "wrap", ndim: int = 2) -> Tensor:
+    """Separable Gaussian filter over the last ``ndim`` dims of m (..., H, W) / (..., L); = scipy
+    gaussian_filter(radius=k//2) over those dims."""
+    if ndim not in (1, 2):
+        raise ValueError(f"gaussian_smooth filters the last 1 or 2 dims; got ndim={ndim}")
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
     if mode not in SMOOTHING_MODES:
@@ -159,7 +176,7 @@ def gaussian_smooth(m: Tensor, kernel_size: int = 3, sigma: float = 1.0, mode: s
     w = np.exp(-0.5 * (offsets / sigma) ** 2)
     w = w / w.sum()
     out = m
-    for dim in (-2, -1):
+    for dim in (-2, -1)[2 - ndim:]:
         padded = _pad(out, r, dim, mode)
         size = out.shape[dim]
         out = sum(float(w[k]) * padded.narrow(dim, k, size) for k in range(kernel_size))
@@ -179,16 +196,46 @@ def _as_maps(a: Tensor) -> Tensor:
                      f"got shape {tuple(a.shape)}")
 
 
+def _event_maps(a: Tensor, event: Event) -> Tensor:
+    """Per-entry attributions (N, *event.shape) from (N, *C, *event.shape) (summed over C) or flat (N, d)."""
+    if a.dim() == 2 and event.ndim > 1 and a.shape[1] == event.size:
+        return a.reshape(a.shape[0], *event.shape)
+    lead = a.dim() - 1 - event.ndim
+    if lead < 0 or tuple(a.shape[1 + lead:]) != event.shape:
+        raise ValueError(f"attributions of shape {tuple(a.shape)} do not hold {event}")
+    return a.sum(1) if lead == 1 else a.sum(tuple(range(1, 1 + lead))) if lead else a
+
+
+def _smooth(m: Tensor, event: Event, kernel_size: int, sigma: float, mode: str) -> Tensor:
+    """SI's smoothing of maps (..., *event.shape): 2-D for images, 1-D for signals, none for points and vectors."""
+    if event.kind == "image":
+        return gaussian_smooth(m, kernel_size, sigma, mode)
+    if event.kind == "signal":
+        return gaussian_smooth(m, kernel_size, sigma, mode, ndim=1)
+    return m
+
+
 def saliency_map(f: Callable[[Tensor], Tensor], x: Tensor, target: int | Tensor, baseline: float | Tensor = 0.0,
                  steps: int = 50, threshold: float = 0.9, kernel_size: int = 3, sigma: float = 1.0,
-                 mode: str = "wrap", max_batch: int = _MAX_BATCH) -> Tensor:
-    """m_f(x) of Sec. 4.1, (N, H, W): |IG| summed over channels, < threshold * max zeroed, Gaussian-smoothed."""
-    ig = integrated_gradients(f, x, target, baseline, steps, max_batch)
-    m = _as_maps(ig.abs())
-    peak = m.flatten(1).amax(1).view(-1, 1, 1)
+                 mode: str = "wrap", max_batch: int = _MAX_BATCH, event: Event | None = None,
+                 output: Output = None) -> Tensor:
+    """m_f(x) of Sec. 4.1, (N, *event.shape): |IG| summed over channels, < threshold * max zeroed, smoothed.
+
+    ``event`` (an :class:`~empirical.measure.events.Event`) names the sample's dims and the smoothing (images:
+    2-D Gaussian, signals: 1-D, points / vectors: none). Without it, x is an image batch (N, C, H, W),
+    (N, H, W) or (N, s*s) with square s*s (the paper's layout) and the maps are (N, H, W).
+    """
+    ig = integrated_gradients(f, x, target, baseline, steps, max_batch, output=output)
+    if event is None:
+        m, event = _as_maps(ig.abs()), None
+    else:
+        m = _event_maps(ig.abs(), event)
+    peak = m.flatten(1).amax(1).view(-1, *(1,) * (m.dim() - 1))
     m = torch.where(m < threshold * peak, torch.zeros_like(m), m)
     # NaN < t is False, so a NaN pixel survives the threshold; keep the whole map NaN regardless
-    return nan_where_nonfinite(gaussian_smooth(m, kernel_size, sigma, mode), ig)
+    smoothed = gaussian_smooth(m, kernel_size, sigma, mode) if event is None else _smooth(m, event, kernel_size,
+                                                                                          sigma, mode)
+    return nan_where_nonfinite(smoothed, ig)
 
 
 def saliency_cosine(a: Tensor, b: Tensor) -> Tensor:
@@ -202,30 +249,52 @@ def saliency_cosine(a: Tensor, b: Tensor) -> Tensor:
     return torch.where(finite, cos, cos.new_full((), float("nan")))
 
 
+def _check_smoothing_commutes(rep: EventGroup, kernel_size: int, sigma: float, mode: str) -> None:
+    """ValueError unless smoothing commutes with every rho(g) on the event (else an invariant model scores SI < 1)."""
+    ev = rep.event
+    if ev.kind not in ("image", "signal") or kernel_size == 1:
+        return
+    probe = torch.rand(1, *ev.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    smooth = lambda m: _smooth(m, ev, kernel_size, sigma, mode)  # noqa: E731
+    gap = (smooth(orbit(rep, probe)) - orbit(rep, smooth(probe))).abs().max().item()
+    if not gap <= 1e-9:
+        raise ValueError(f"SI's {kernel_size}-tap Gaussian smoothing (mode {mode!r}) of {ev} does not commute with "
+                         f"{rep.name}: an exactly invariant model would score SI < 1. Use mode='wrap' (commutes with "
+                         f"90-degree rotations, flips and cyclic translations) or kernel_size=1 (no smoothing)")
+
+
 def saliency_invariance(f: Callable[[Tensor], Tensor], x: Tensor, group: Representation | str,
                         target: int | Tensor | None = None, baseline: float | Tensor = 0.0, steps: int = 50,
                         threshold: float = 0.9, kernel_size: int = 3, sigma: float = 1.0, mode: str = "wrap",
-                        max_batch: int = _MAX_BATCH, reduction: str = "mean") -> Tensor:
+                        max_batch: int = _MAX_BATCH, reduction: str = "mean", output: Output = None) -> Tensor:
     """SI_f per sample (N,): cos(m(x), g^{-1} m(gx)) averaged over g != e (Eq. 3; "sum": all g, literally).
 
+    x (N, *C, *event) or flat (N, d): a batch the group's event fits (``as_group``). The maps m (N, *event)
+    are smoothed as the event says: 2-D Gaussian for images, 1-D for signals, none for points and vectors.
     target: labels (N,) or an int, used for every orbit element; None -> the prediction argmax f(x).
-    NaN for a sample with a non-finite pixel or model output.
+    NaN for a sample with a non-finite pixel or model output. f runs in eval mode (modes and buffers restored).
     """
     if reduction not in ("mean", "sum"):
         raise ValueError(f"unknown reduction {reduction!r}; choose one of mean, sum")
-    rep = as_image_group(group, x)
+    rep = as_group(group, x)
+    ev = rep.event
+    _check_smoothing_commutes(rep, kernel_size, sigma, mode)
     n = x.shape[0]
-    if target is None:
-        with torch.no_grad():
-            target = f(x).argmax(-1)
-    t = _targets(target, n, x.device)
-    b = torch.as_tensor(baseline, dtype=x.dtype, device=x.device).broadcast_to(x.shape)
-    k = rep.order
-    xs = orbit(rep, x).reshape(k * n, *x.shape[1:])
-    bs = orbit(rep, b).reshape(k * n, *x.shape[1:])
-    m = saliency_map(f, xs, t.repeat(k), bs, steps, threshold, kernel_size, sigma, mode, max_batch)
+    with audited(f):
+        if target is None:
+            with torch.no_grad():
+                target = as_logits(f(x), n, output).argmax(-1)
+        t = _targets(target, n, x.device)
+        b = torch.as_tensor(baseline, dtype=x.dtype, device=x.device).broadcast_to(x.shape)
+        k = rep.order
+        xs = orbit(rep, x).reshape(k * n, *x.shape[1:])
+        bs = orbit(rep, b).reshape(k * n, *x.shape[1:])
+        m = saliency_map(f, xs, t.repeat(k), bs, steps, threshold, kernel_size, sigma, mode, max_batch, event=ev,
+                         output=output)
     m = m.reshape(k, n, *m.shape[1:])
     aligned = inverse_act(rep, m, torch.arange(k, device=x.device)[:, None])
+    if ev.kind != "image":  # saliency_cosine compares the last two dims: give it (.., 1, d)
+        m, aligned = m.reshape(k, n, 1, ev.size), aligned.reshape(k, n, 1, ev.size)
     cos = saliency_cosine(m[0], aligned)  # (|G|, N); cos[0] = 1 unless m(x) = 0
     if reduction == "sum":
         return cos.sum(0)

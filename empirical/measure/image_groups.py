@@ -7,76 +7,77 @@ index gather ``(rho(g) x)[i] = x[perms[g, i]]`` (exact, differentiable, works un
 ``torch.func.vmap`` and on any device); any other representation (e.g. a randomly
 conjugated one) acts by a matmul with rho(g) cast to x's dtype.
 
-Shapes: the group acts on the trailing dims of x whose sizes multiply to ``rep.dim``
-((N, 1, 36, 36), (N, 36, 36), (N, 1296), (R, N, 1296), ...); the dims before them are
-batch dims. A group element g is a Python int (the same element for every sample) or an
+Shapes: an EventGroup acts on the trailing dims of x that hold its declared event, or on the
+flattened event (..., d) ((N, 1, 36, 36), (N, 36, 36), (N, 1296), (R, N, 1296), ... for R4);
+a plain representation on the trailing dims whose sizes multiply to ``rep.dim``. The dims
+before them are batch dims. A group element g is a Python int (the same element for every sample) or an
 integer tensor that broadcasts, with torch's (right-aligned) rules, to the batch shape:
 per-sample elements. A size-1 channel dim just before the pixels counts as a batch dim
 or as part of the image, whichever lets g fit: g of shape (N,) acts on (N, 1, 36, 36).
 The index tensor is built on x's device on every call (nothing is cached globally);
 :func:`group_operator` builds it once for callers that keep it (a module buffer).
 
-Checks the metrics share: :func:`as_image_group` turns the ``group`` argument of every
-metric (a representation or a registered name) into a representation and checks x's shape;
-:func:`nan_where_nonfinite` gives NaN for a sample with a non-finite input or output, so a
-broken sample never reads as a plausible number.
+Checks the metrics share: :func:`as_group` turns the ``group`` argument of every metric (a registered
+name, a representation, or an :class:`~empirical.measure.events.EventGroup` that declares its event) into
+the EventGroup it acts with and checks x's shape against the event (``empirical.measure.events``);
+:func:`as_image_group` is the same check returning the representation given. :func:`nan_where_nonfinite`
+gives NaN for a sample with a non-finite input or output, so a broken sample never reads as a plausible
+number.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
+from empirical.measure.events import EventGroup, describe, event_for
 from empirical.measure.groups import group_names, image_group
 from theory import groups
 from theory.groups import Representation
 
-__all__ = ["IMAGE_GROUPS", "image_group", "as_image_group", "nan_where_nonfinite", "group_operator", "act",
+__all__ = ["IMAGE_GROUPS", "image_group", "as_group", "as_image_group", "nan_where_nonfinite", "group_operator", "act",
            "inverse_act", "orbit"]
 
 IMAGE_GROUPS = group_names()  # the registry's names (empirical.measure.groups), re-exported for the metrics' users
 _NAMES = ", ".join(repr(n) for n in IMAGE_GROUPS)
 
 
-def _expected_shapes(rep: Representation) -> str:
-    side = math.isqrt(rep.dim)
-    if side * side == rep.dim:
-        return f"(N, {rep.dim}), (N, {side}, {side}) or (N, C, {side}, {side})"
-    return f"(N, {rep.dim}) or (N, ..., H, W) with H * W = {rep.dim}"
+def _representation(group: Representation | str) -> Representation:
+    if isinstance(group, Representation):
+        return group
+    if isinstance(group, str):
+        return image_group(group)
+    raise TypeError(f"group must be a theory.groups.Representation or one of the names {_NAMES}; "
+                    f"got {type(group).__name__}")
+
+
+def _check_batch(x) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor batch of inputs; got {type(x).__name__}")
+
+
+def as_group(group: Representation | str, x: Tensor) -> EventGroup:
+    """The group a metric acts with on the batch x (N, ...): an EventGroup whose event fits x, else ValueError.
+
+    ``group`` is a registered name (36 x 36 images; ``image_group(name, (H, W))`` for other sizes), an
+    EventGroup (its declared event), or a plain representation (resolved by
+    :func:`empirical.measure.events.event_for`: (N, d) a vector, (N, *C, H, W) with H * W = d an image).
+    A mismatch raises here, before the model runs, instead of acting on a slice of each sample.
+    """
+    rep = _representation(group)
+    _check_batch(x)
+    return event_for(rep, tuple(x.shape))
 
 
 def as_image_group(group: Representation | str, x: Tensor | None = None) -> Representation:
     """The representation a metric acts with: ``group`` itself, or image_group(group) for a name (36 x 36).
 
-    With x, also checks that x is a batch of inputs the group acts on: (N, d) flat, or (N, ..., H, W)
-    images with H * W = d (H = W = sqrt(d) when d is a square), so that a mismatch raises here
-    instead of deep inside the model or, worse, acting on a slice of each image.
+    With x, also checks that x is a batch the group acts on (see :func:`as_group`).
     """
-    if isinstance(group, Representation):
-        rep = group
-    elif isinstance(group, str):
-        rep = image_group(group)
-    else:
-        raise TypeError(f"group must be a theory.groups.Representation or one of the names {_NAMES}; "
-                        f"got {type(group).__name__}")
-    if x is None:
-        return rep
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor batch of inputs; got {type(x).__name__}")
-    side = math.isqrt(rep.dim)
-    if x.dim() == 2:
-        fits = x.shape[1] == rep.dim
-    elif x.dim() >= 3:
-        fits = (tuple(x.shape[-2:]) == (side, side) if side * side == rep.dim
-                else x.shape[-2] * x.shape[-1] == rep.dim)
-    else:
-        fits = False
-    if not fits:
-        raise ValueError(f"{_describe(rep)}; got x of shape {tuple(x.shape)}. Pass a batch x of shape "
-                         f"{_expected_shapes(rep)}, or build the group for your image size with "
-                         f"image_group(name, size)")
+    rep = _representation(group)
+    if x is not None:
+        _check_batch(x)
+        event_for(rep, tuple(x.shape))
     return rep
 
 
@@ -102,14 +103,20 @@ def group_operator(rep: Representation, device=None, dtype: torch.dtype = torch.
     return torch.tensor(rep.matrices, dtype=dtype, device=device)
 
 
-def _describe(rep: Representation) -> str:
-    side = math.isqrt(rep.dim)
-    grid = f" ({side}x{side} images)" if side * side == rep.dim else ""
-    return f"{rep.name} acts on {rep.dim} pixels{grid}"
-
-
 def _event_ndim(rep: Representation, shape: torch.Size) -> int:
-    """The smallest k >= 1 with prod(shape[-k:]) == rep.dim (the pixel dims); ValueError if none."""
+    """How many trailing dims of ``shape`` the group acts on; ValueError if none fits.
+
+    An EventGroup: its event's dims when they end ``shape``, else 1 for the flattened event (..., d). A plain
+    representation: the smallest k >= 1 with prod(shape[-k:]) == rep.dim.
+    """
+    if isinstance(rep, EventGroup):
+        ev = rep.event
+        if len(shape) >= ev.ndim and tuple(shape[len(shape) - ev.ndim:]) == ev.shape:
+            return ev.ndim
+        if len(shape) >= 1 and shape[-1] == rep.dim:
+            return 1
+        raise ValueError(f"{describe(rep)}; got shape {tuple(shape)}. Pass x of shape (..., "
+                         f"{', '.join(map(str, ev.shape))}) or flattened (..., {rep.dim})")
     size = 1
     for k in range(1, len(shape) + 1):
         size *= shape[-k]
@@ -117,7 +124,7 @@ def _event_ndim(rep: Representation, shape: torch.Size) -> int:
             return k
         if size > rep.dim or size == 0:
             break
-    raise ValueError(f"{_describe(rep)}; got shape {tuple(shape)}. Pass x of shape (..., {rep.dim}) or "
+    raise ValueError(f"{describe(rep)}; got shape {tuple(shape)}. Pass x of shape (..., {rep.dim}) or "
                      f"(..., H, W) / (..., 1, H, W) with H * W = {rep.dim}")
 
 

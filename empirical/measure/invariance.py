@@ -18,8 +18,13 @@ non-identity elements g != e, per sample, and leave the reduction over x to the 
 
 NaN in, NaN out: a sample with a non-finite logit anywhere on its orbit (or, for the metrics
 that take the model, a non-finite pixel) gets NaN, never a finite error: softmax would turn
--inf into a finite KL and the trivial group would report 0. ``group`` is a representation or
-a registered name ("R4", "T3"; see ``empirical.measure.image_groups.as_image_group``).
+-inf into a finite KL and the trivial group would report 0. ``group`` is a registered name
+("R4", "T3", ...), a representation or an EventGroup (``empirical.measure.image_groups.as_group``).
+
+Outputs and the audit (``empirical.measure.outputs``): logits (N, K) or (N, K, 1, ..., 1), anything
+else refused or picked by ``output=``; the metrics run the model in eval mode, restore its modes and
+buffers, and return detached values. :func:`orbit_invariance` is the formula itself, with the model
+as it is and the graph kept: the metrics and the regularizer (``empirical.measure.loss``) share it.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from empirical.measure.image_groups import as_image_group, nan_where_nonfinite, orbit
+from empirical.measure.image_groups import as_group, nan_where_nonfinite, orbit
+from empirical.measure.outputs import Output, as_logits, audited
 from theory.groups import Representation
 
 __all__ = [
@@ -39,6 +45,7 @@ __all__ = [
     "NLI_FLOOR",
     "orbit_logits",
     "invariance_from_logits",
+    "orbit_invariance",
     "invariance",
     "logit_invariance",
     "distribution_invariance",
@@ -51,12 +58,24 @@ REDUCTIONS = ("mean", "sum")
 NLI_FLOOR = 1e-12
 
 
-def orbit_logits(f: Callable[[Tensor], Tensor], x: Tensor, group: Representation | str) -> Tensor:
-    """Logits on the orbit, (|G|, N, K): one forward of f on the stacked orbit reshaped to (|G| * N, ...)."""
-    rep = as_image_group(group, x)
+def orbit_logits(f: Callable[[Tensor], Tensor], x: Tensor, group: Representation | str,
+                 output: Output = None) -> Tensor:
+    """Logits on the orbit, (|G|, N, K): one forward of f on the stacked orbit reshaped to (|G| * N, ...).
+
+    f runs as it is (its mode; the graph is kept): the building block of the metrics and of the loss.
+    """
+    rep = as_group(group, x)
     xs = orbit(rep, x)
-    z = f(xs.reshape(rep.order * x.shape[0], *x.shape[1:]))
+    m = rep.order * x.shape[0]
+    z = as_logits(f(xs.reshape(m, *x.shape[1:])), m, output)
     return z.reshape(rep.order, x.shape[0], *z.shape[1:])
+
+
+def _check(form: str, reduction: str) -> None:
+    if form not in INVARIANCE_FORMS:
+        raise ValueError(f"unknown invariance form {form!r}; choose one of {', '.join(INVARIANCE_FORMS)}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
 
 
 def invariance_from_logits(z: Tensor, form: str, reduction: str = "mean") -> Tensor:
@@ -65,10 +84,7 @@ def invariance_from_logits(z: Tensor, form: str, reduction: str = "mean") -> Ten
     reduction "mean": average over g != e (our reading, see module docstring); "sum": the literal
     sum over all g of Eq. 1-2 (the identity term is 0). NaN where a sample's orbit logits are not all finite.
     """
-    if form not in INVARIANCE_FORMS:
-        raise ValueError(f"unknown invariance form {form!r}; choose one of {', '.join(INVARIANCE_FORMS)}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
+    _check(form, reduction)
     if z.dim() < 2:
         raise ValueError(f"z must be orbit logits (|G|, *batch, K); got shape {tuple(z.shape)}")
     ze, zg = z[:1], (z[1:] if reduction == "mean" else z)
@@ -91,27 +107,47 @@ def invariance_from_logits(z: Tensor, form: str, reduction: str = "mean") -> Ten
     return torch.where(finite, err, err.new_full((), float("nan")))
 
 
-def invariance(f: Callable[[Tensor], Tensor], x: Tensor, group: Representation | str, form: str,
-               reduction: str = "mean") -> Tensor:
-    """Per-sample invariance error (N,) of f on x (N, ...) under G, in the given form (Eq. 1, 2, Sec. 4.4)."""
+def orbit_invariance(f: Callable[[Tensor], Tensor], x: Tensor, group: Representation | str, form: str,
+                     reduction: str = "mean", output: Output = None) -> Tensor:
+    """Per-sample invariance error (N,) of f on x (N, ...) under G, f as it is, graph kept (Eq. 1, 2, Sec. 4.4).
+
+    The one formula behind :func:`invariance` (the metric) and ``empirical.measure.loss.invariance_loss``
+    (the regularizer): invariance_from_logits(orbit_logits(f, x, G), form, reduction), NaN per non-finite sample.
+    """
+    _check(form, reduction)
+    rep = as_group(group, x)  # x is a batch (N, ...) from here on
     # A non-finite sample is evaluated at 0 instead (its NaN activations would leak 0 * NaN into the
     # parameter gradients of the other samples) and reported as NaN, whatever f makes of it.
-    rep = as_image_group(group, x)  # x is a batch (N, ...) from here on
     finite = torch.isfinite(x).flatten(1).all(1).view(-1, *(1,) * (x.dim() - 1))
-    z = orbit_logits(f, torch.where(finite, x, torch.zeros_like(x)), rep)
+    z = orbit_logits(f, torch.where(finite, x, torch.zeros_like(x)), rep, output)
     return nan_where_nonfinite(invariance_from_logits(z, form, reduction), x)
 
 
-def logit_invariance(f: Callable[[Tensor], Tensor], x: Tensor, group: Representation | str) -> Tensor:
+def invariance(f: Callable[[Tensor], Tensor], x: Tensor, group: Representation | str, form: str,
+               reduction: str = "mean", output: Output = None) -> Tensor:
+    """Per-sample invariance error (N,) of f on x (N, ...) under G, in the given form (Eq. 1, 2, Sec. 4.4).
+
+    The metric: f in eval mode, its modes and buffers restored, the result detached (:func:`orbit_invariance`).
+    """
+    _check(form, reduction)
+    rep = as_group(group, x)  # group and shape checked before the model runs
+    with audited(f), torch.no_grad():
+        return orbit_invariance(f, x, rep, form, reduction, output)
+
+
+def logit_invariance(f: Callable[[Tensor], Tensor], x: Tensor, group: Representation | str,
+                     output: Output = None) -> Tensor:
     """LI_f per sample (N,): 1/2 ||f(x) - f(gx)||^2 averaged over g != e (Eq. 2)."""
-    return invariance(f, x, group, "LI")
+    return invariance(f, x, group, "LI", output=output)
 
 
-def distribution_invariance(f: Callable[[Tensor], Tensor], x: Tensor, group: Representation | str) -> Tensor:
+def distribution_invariance(f: Callable[[Tensor], Tensor], x: Tensor, group: Representation | str,
+                            output: Output = None) -> Tensor:
     """DI_f per sample (N,): KL(softmax f(x) || softmax f(gx)) averaged over g != e (Eq. 1)."""
-    return invariance(f, x, group, "DI")
+    return invariance(f, x, group, "DI", output=output)
 
 
-def normalized_logit_invariance(f: Callable[[Tensor], Tensor], x: Tensor, group: Representation | str) -> Tensor:
+def normalized_logit_invariance(f: Callable[[Tensor], Tensor], x: Tensor, group: Representation | str,
+                                output: Output = None) -> Tensor:
     """NLI_f per sample (N,): ||f(x) - f(gx)||^2 / ||f(x)||^2 averaged over g != e (Sec. 4.4)."""
-    return invariance(f, x, group, "NLI")
+    return invariance(f, x, group, "NLI", output=output)

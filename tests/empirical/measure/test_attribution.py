@@ -274,3 +274,70 @@ def test_runs_on_cuda_like_on_cpu():
     assert gpu_ig.device.type == "cuda" and gpu_si.device.type == "cuda"
     torch.testing.assert_close(gpu_ig.cpu(), cpu_ig, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(gpu_si.cpu(), cpu_si, rtol=1e-6, atol=1e-6)
+
+
+def hand_si(model, x, rep, target, steps, smooth, event_shape):
+    """Eq. 3 written out: |IG| summed over the channels, thresholded at 0.9 max, ``smooth``ed, realigned, cosines."""
+    def maps(v):
+        a = at.integrated_gradients(model, v, target, steps=steps).abs().numpy()
+        a = a.reshape(len(v), -1, *event_shape).sum(1)
+        a = np.where(a < 0.9 * a.reshape(len(v), -1).max(1).reshape(-1, *(1,) * len(event_shape)), 0.0, a)
+        return np.stack([smooth(ai) for ai in a])
+    m0 = maps(x).reshape(len(x), -1)
+    cos = []
+    for g in range(1, rep.order):
+        mg = inverse_act(rep, torch.from_numpy(maps(act(rep, x, g))), g).numpy().reshape(len(x), -1)
+        cos.append((m0 * mg).sum(1) / (np.linalg.norm(m0, axis=1) * np.linalg.norm(mg, axis=1)))
+    return np.mean(cos, axis=0)
+
+
+@pytest.mark.parametrize("length", [16, 15])
+def test_si_on_a_signal_group_is_not_smoothed_as_a_fake_grid(length):
+    """Defect 2: C16 on (N, 16) was reshaped to 4 x 4 and smoothed as an image (SI 0.658, not 0.340); C15 raised."""
+    rep = groups.cyclic_shift(length)  # undeclared, on (N, L): a flat vector, nothing to smooth
+    model = MLP(in_features=length, hidden=16, depth=3, classes=5, seed=21).double()
+    x = torch.randn(6, length, dtype=torch.float64, generator=torch.Generator().manual_seed(21))
+    t = torch.arange(6) % 5
+    si = at.saliency_invariance(model, x, rep, t, steps=8)
+    np.testing.assert_allclose(si.numpy(), hand_si(model, x, rep, t, 8, lambda m: m, (length,)), rtol=1e-10)
+
+
+def test_si_smoothing_follows_the_declared_event():
+    from scipy.ndimage import gaussian_filter1d
+
+    from empirical.measure.events import acting_on
+
+    t = torch.arange(5) % 5
+    signal = acting_on(groups.cyclic_shift(12), "signal")  # 2 channels of a length-12 signal: 1-D Gaussian
+    model = MLP(in_features=24, hidden=16, depth=3, classes=5, seed=22).double()
+    x = torch.randn(5, 2, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(22))
+    smooth = lambda m: gaussian_filter1d(m, sigma=1, truncate=1.0, mode="wrap")  # noqa: E731
+    np.testing.assert_allclose(at.saliency_invariance(model, x, signal, t, steps=6).numpy(),
+                               hand_si(model, x, signal, t, 6, smooth, (12,)), rtol=1e-10)
+    points = acting_on(groups.cyclic_shift(16), "points", (8, 2))  # 8 points in 2-D: no smoothing
+    model = MLP(in_features=16, hidden=16, depth=3, classes=5, seed=23).double()
+    x = torch.randn(5, 8, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(23))
+    np.testing.assert_allclose(at.saliency_invariance(model, x, points, t, steps=6).numpy(),
+                               hand_si(model, x, points, t, 6, lambda m: m, (8, 2)), rtol=1e-10)
+    square = image_group("T2", (4, 6))  # a non-square image: the 3x3 Gaussian of the paper
+    model = MLP(in_features=24, hidden=16, depth=3, classes=5, seed=24).double()
+    x = torch.randn(5, 1, 4, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(24))
+    smooth = lambda m: gaussian_filter(m, sigma=1, truncate=1.0, mode="wrap")  # noqa: E731
+    np.testing.assert_allclose(at.saliency_invariance(model, x, square, t, steps=6).numpy(),
+                               hand_si(model, x, square, t, 6, smooth, (4, 6)), rtol=1e-10)
+
+
+def test_si_refuses_a_smoothing_that_does_not_commute_with_the_group():
+    model = small_mlp(25)
+    x = images(2, s=6, seed=25)
+
+    def never(v):
+        raise AssertionError("refused before the model runs")
+
+    with pytest.raises(ValueError, match=r"mode 'reflect'\) of 6x6 images does not commute with T3\[6x6\]"):
+        at.saliency_invariance(never, x, T3_6, 0, mode="reflect")
+    assert at.saliency_invariance(model, x, R4_6, 0, steps=2, mode="reflect").shape == (2,)  # reflect commutes
+    mixed = groups.random_orthogonal(groups.rotations(6), np.random.default_rng(0))  # not a pixel permutation
+    with pytest.raises(ValueError, match="does not commute"):
+        at.saliency_invariance(never, x, mixed, 0)
+    assert at.saliency_invariance(model, x, T3_6, 0, steps=2, mode="reflect", kernel_size=1).shape == (2,)
