@@ -18,10 +18,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from theory import groups
 
-__all__ = ["Verdict", "Claim", "KINDS", "claim_rng", "random_representation"]
+__all__ = ["Verdict", "Claim", "KINDS", "Trial", "claim_rng", "random_representation", "search", "claim"]
 
 KINDS = ("permutation", "orthogonal", "nonorthogonal")
 
@@ -92,3 +93,43 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (np.floating, np.integer, np.bool_)):
         return obj.item()
     return obj
+
+
+# A trial draws one random instance: (statement held, its ratio or None, the instance as a dict).
+Trial = Callable[[np.random.Generator], tuple[bool, float | None, dict[str, Any]]]
+
+
+def search(claim_id: str, statement: str, trial: Trial, rng: np.random.Generator, cases: int,
+           stats: tuple[str, ...] = ()) -> Verdict:
+    """Run ``trial`` ``cases`` times: the worst (largest) ratio, the smallest (then largest-ratio) counterexample,
+    and the range of the named scalar ``stats`` over all cases in the detail."""
+    if cases < 1:
+        raise ValueError(f"cases must be >= 1, got {cases}")
+    top, failures, counter = None, 0, None
+    seen: dict[str, list[float]] = {name: [] for name in stats}
+    # the matrices are tiny: one BLAS thread (a thread pool busy-waiting on a loaded machine is ~100x slower)
+    with threadpool_limits(limits=1, user_api="blas"):
+        results = [trial(rng) for _ in range(cases)]
+    for ok, ratio, example in results:
+        for name in stats:
+            seen[name].append(float(example[name]))
+        if ratio is not None:
+            top = ratio if top is None else max(top, ratio)
+        if not ok:
+            failures += 1
+            key = (_size(example), -(ratio or 0.0))
+            if counter is None or key < counter[0]:
+                counter = (key, {**example, "ratio": ratio})
+    detail = f"{failures} of {cases} random instances violate the statement"
+    detail += "".join(f"; {name} in [{min(v):.4g}, {max(v):.4g}]" for name, v in seen.items())
+    return Verdict(claim_id, statement, failures == 0, cases, top, None if counter is None else counter[1], detail)
+
+
+def _size(example: dict[str, Any]) -> int:
+    return int(sum(np.size(v) for v in example.values() if isinstance(v, np.ndarray)))
+
+
+def claim(claim_id: str, statement: str, trial: Trial, expected: bool, stats: tuple[str, ...] = ()) -> Claim:
+    """A Claim whose check runs :func:`search` over ``trial``."""
+    return Claim(claim_id, statement, lambda rng, cases: search(claim_id, statement, trial, rng, cases, stats),
+                 expected=expected)

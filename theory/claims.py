@@ -1,8 +1,9 @@
 """Every statement of the linear theory (Prop. 3.1 and its boundaries) as a Claim with a randomized check.
 
-``all_claims()`` appends the deep-linear claims of ``theory.deep_claims``. The helpers both modules draw
-from (``claim_rng``, ``random_representation``, ``KINDS``) live in ``theory.claim`` and are re-exported
-here, so the dependency runs one way: claim <- deep_claims <- claims.
+``all_claims()`` appends the deep-linear claims of ``theory.deep_claims`` and the claims of Duan & Montúfar 2026
+(``theory.duan_claims``). The helpers the modules draw from (``claim_rng``, ``random_representation``, ``KINDS``)
+live in ``theory.claim`` and are re-exported here, so the dependency runs one way:
+claim <- deep_claims / duan_claims <- claims.
 
 Each ``check(rng, cases)`` draws ``cases`` random instances — a small finite group in a
 permutation, orthogonal or non-orthogonal representation, data, W(0), a time or step size —
@@ -18,14 +19,15 @@ such ratio applies.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from theory import groups
 # claim_rng, random_representation and KINDS are re-exported: callers import them from here.
-from theory.claim import KINDS, Claim, Verdict, claim_rng, random_representation
+from theory.claim import KINDS, Claim, Trial, Verdict, claim, claim_rng, random_representation
 from theory.deep_claims import DEEP_CLAIMS
+from theory.duan_claims import DUAN_CLAIMS
 from theory.linear_flow import (
     flow_closed_form,
     flow_ode,
@@ -47,17 +49,16 @@ __all__ = ["all_claims", "linear_claims", "claim_rng", "check_all", "random_repr
 RTOL = 1e-9  # relative slack for "<=" between float64 norms computed along different paths
 
 # A trial draws one instance and returns (statement held on it, ratio or None, instance as a small dict).
-Trial = Callable[[np.random.Generator], tuple[bool, float | None, dict[str, Any]]]
 
 
 def check_all(seed: int = 0, cases: int = 50, deep_cases: int | None = None) -> list[Verdict]:
     """Run every claim of ``all_claims()`` with the per-claim generators of ``seed``.
 
-    Linear claims check ``cases`` instances; the deep-linear ones (an ODE per instance, ~0.07 s each)
-    check ``deep_cases`` (default: ``cases``).
+    Linear claims and those of Duan & Montúfar 2026 (closed forms, ~3-30 ms per instance) check ``cases``
+    instances; the deep-linear ones (an ODE per instance, ~0.07 s each) check ``deep_cases`` (default: ``cases``).
     """
-    linear = {c.id for c in linear_claims()}
-    return [c.check(claim_rng(seed, c.id), cases if c.id in linear or deep_cases is None else deep_cases)
+    full = {c.id for c in linear_claims() + DUAN_CLAIMS}
+    return [c.check(claim_rng(seed, c.id), cases if c.id in full or deep_cases is None else deep_cases)
             for c in all_claims()]
 
 
@@ -65,41 +66,6 @@ def _rep_json(rep: groups.Representation) -> dict[str, Any]:
     if rep.perms is not None:
         return {"group": rep.name, "perms": rep.perms}
     return {"group": rep.name, "rho": rep.matrices}
-
-
-def _size(example: dict[str, Any]) -> int:
-    return sum(np.size(v) for v in example.values() if isinstance(v, np.ndarray))
-
-
-def _search(claim_id: str, statement: str, trial: Trial, rng: np.random.Generator, cases: int,
-            stats: tuple[str, ...] = ()) -> Verdict:
-    """Run ``trial`` ``cases`` times; keep the worst ratio and the smallest (then most violating) counterexample.
-
-    ``stats`` names scalar entries of the instances whose range over all cases goes into the verdict's detail.
-    """
-    if cases < 1:
-        raise ValueError(f"cases must be >= 1, got {cases}")
-    worst, failures, counter = None, 0, None
-    seen: dict[str, list[float]] = {name: [] for name in stats}
-    for _ in range(cases):
-        ok, ratio, example = trial(rng)
-        for name in stats:
-            seen[name].append(float(example[name]))
-        if ratio is not None:
-            worst = ratio if worst is None else max(worst, ratio)
-        if not ok:
-            failures += 1
-            key = (_size(example), -(ratio or 0.0))
-            if counter is None or key < counter[0]:
-                counter = (key, {**example, "ratio": ratio})
-    detail = f"{failures} of {cases} random instances violate the statement"
-    detail += "".join(f"; {name} in [{min(v):.4g}, {max(v):.4g}]" for name, v in seen.items())
-    return Verdict(claim_id, statement, failures == 0, cases, worst, None if counter is None else counter[1], detail)
-
-
-def _claim(claim_id: str, statement: str, trial: Trial, expected: bool, stats: tuple[str, ...] = ()) -> Claim:
-    return Claim(claim_id, statement, lambda rng, cases: _search(claim_id, statement, trial, rng, cases, stats),
-                 expected=expected)
 
 
 # ---------------------------------------------------------------- instance draws
@@ -324,73 +290,74 @@ _SYMBOLIC = ("prop31_rank_one_symbolic",
 
 
 def all_claims() -> tuple[Claim, ...]:
-    """Every claim of the suite, in report order: the linear theory, then the deep linear networks."""
-    return linear_claims() + DEEP_CLAIMS
+    """Every claim of the suite, in report order: the linear theory, the deep linear networks, then Duan & Montúfar
+    2026 (rank-bounded linear maps: hard-wiring, regularization, data augmentation)."""
+    return linear_claims() + DEEP_CLAIMS + DUAN_CLAIMS
 
 
 def linear_claims() -> tuple[Claim, ...]:
     """Every claim of the linear theory, in report order; ``expected=False`` marks a boundary ("Naive extension")."""
     return (
-        _claim("prop31_flow_bound",
+        claim("prop31_flow_bound",
                "Prop. 3.1 (one pair, Sigma = eps eps^T): sigma_max(W(t)) <= sigma_max(W(0)) for every t >= 0.",
                _flow_bound_trial(_pair_sigma), expected=True),
-        _claim("prop31_orbit_sigma",
+        claim("prop31_orbit_sigma",
                "Prop. 3.1 for the full LI of Eq. 2 (Sigma summed over data and G, any representation): "
                "sigma_max(W(t)) <= sigma_max(W(0)) for every t >= 0.",
                _flow_bound_trial(_orbit_sigma), expected=True),
-        _claim("prop31_flow_monotone",
+        claim("prop31_flow_monotone",
                "sigma_max(W(t)) is non-increasing in t on [0, inf) (W(t+s) = W(t) expm(-Sigma s), "
                "||expm(-Sigma s)||_2 <= 1), for the pair and the orbit Sigma.",
                _flow_monotone_trial, expected=True),
-        _claim("li_monotone",
+        claim("li_monotone",
                "LI(W(t)) is non-increasing along the flow (d/dt LI = -||W Sigma||_F^2); "
                "worst_ratio is max LI(t)/LI(0).",
                _li_monotone_trial, expected=True),
         Claim(_SYMBOLIC[0], _SYMBOLIC[1], _symbolic_check, expected=True),
-        _claim("flow_solvers_agree",
+        claim("flow_solvers_agree",
                "The closed form W(0) expm(-Sigma t), solve_ivp and gradient descent with small alpha agree at t = "
                "1/lambda_max (relative error <= 1e-7 and <= 1e-3).",
                _solvers_trial, expected=True, stats=("err_ode", "err_gd")),
-        _claim("gd_converges_first_order",
+        claim("gd_converges_first_order",
                "Gradient descent W <- W - alpha W Sigma converges to the flow at a fixed horizon with error "
                "O(alpha^1): fitted log-log slope within 1 +- 0.05.",
                _gd_order_trial, expected=True, stats=("slope",)),
-        _claim("limit_is_reynolds_orthogonal",
+        claim("limit_is_reynolds_orthogonal",
                "Orthogonal representation, data spanning R^d: W(inf) = W(0) P_G, the weight-tied (group-averaged) "
                "model, genuinely invariant.",
                _limit_trial("orthogonal", "reynolds"), expected=True),
-        _claim("limit_nonorthogonal",
+        claim("limit_nonorthogonal",
                "Non-orthogonal representation, data spanning R^d: W(inf) = W(0) Pi with Pi the orthogonal projector "
                "onto Fix(rho^T); W(0) Pi is genuinely invariant, the Frobenius-closest invariant matrix to W(0), "
                "sigma_max(W(0) Pi) <= sigma_max(W(0)), and Pi = P_G iff P_G is symmetric.",
                _limit_trial("nonorthogonal", "fix_transpose"), expected=True),
-        _claim("limit_is_reynolds_nonorthogonal",
+        claim("limit_is_reynolds_nonorthogonal",
                "Naive extension: also for a non-orthogonal representation the flow lands on the weight-tied W(0) P_G.",
                _limit_trial("nonorthogonal", "reynolds"), expected=False),
-        _claim("weight_tied_bound_nonorthogonal",
+        claim("weight_tied_bound_nonorthogonal",
                "Naive extension: the weight-tied model obeys the bound, sigma_max(W(0) P_G) <= sigma_max(W(0)), "
                "for a non-orthogonal representation.",
                _weight_tied_bound_trial, expected=False),
-        _claim("limit_invariant_iff_rank",
+        claim("limit_invariant_iff_rank",
                "W(inf) = W(0) Pi is genuinely invariant iff rank Sigma = d - dim Fix(rho) "
                "(the differences x - gx span Fix(rho^T)^perp); data spanning R^d suffices.",
                _limit_rank_trial, expected=True),
-        _claim("limit_invariant_any_data",
+        claim("limit_invariant_any_data",
                "Naive extension: the flow's limit is genuinely invariant whatever the data (here: one training point).",
                _limit_any_data_trial, expected=False),
-        _claim("gd_step_within_2_over_lambda",
+        claim("gd_step_within_2_over_lambda",
                "Gradient descent with 0 < alpha <= 2/lambda_max(Sigma) keeps sigma_max(W_k) non-increasing at every "
                "step (||I - alpha Sigma||_2 = max(1, |1 - alpha lambda_max|) = 1).",
                _gd_trial(0.0, 1.0), expected=True),
-        _claim("gd_step_beyond_2_over_lambda",
+        claim("gd_step_beyond_2_over_lambda",
                "Naive extension: gradient descent with alpha > 2/lambda_max(Sigma) (up to 4/lambda_max) still keeps "
                "sigma_max(W_k) non-increasing.",
                _gd_trial(1.0, 2.0), expected=False),
-        _claim("ce_plus_li_bound",
+        claim("ce_plus_li_bound",
                "Naive extension: with the task loss, dW/dt = -grad(CE + nu LI) (Eq. 4, linear softmax classifier) "
                "keeps sigma_max(W(t)) <= sigma_max(W(0)).",
                _softmax_trial("li"), expected=False),
-        _claim("di_regularizer_bound",
+        claim("di_regularizer_bound",
                "Naive extension: with DI (Eq. 1, KL through both arguments) instead of LI, the flow "
                "dW/dt = -grad DI keeps sigma_max(W(t)) <= sigma_max(W(0)).",
                _softmax_trial("di"), expected=False),

@@ -17,6 +17,7 @@ from theory import groups
 from theory.claim import Verdict
 from theory.claims import all_claims, check_all, claim_rng, linear_claims, random_representation
 from theory.deep_claims import DEEP_CLAIMS
+from theory.duan_claims import DUAN_CLAIMS
 
 # The verdict each statement must get: True = holds (proved or verified), False = refuted by a counterexample.
 EXPECTED = {
@@ -53,7 +54,7 @@ def test_claim_ids_are_stable_unique_snake_case():
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in ids)
     assert set(ids) == set(EXPECTED), "a claim was added or renamed: record its expected verdict here"
     assert all(c.statement.endswith(".") for c in all_claims())
-    assert [c.id for c in all_claims()] == ids + [c.id for c in DEEP_CLAIMS]
+    assert [c.id for c in all_claims()] == ids + [c.id for c in DEEP_CLAIMS] + [c.id for c in DUAN_CLAIMS]
 
 
 @pytest.mark.parametrize("claim_id", list(EXPECTED))

@@ -15,6 +15,7 @@ import theory.deep_figures
 import theory.figures
 from tests.theory.test_claims import EXPECTED as LINEAR_EXPECTED
 from tests.theory.test_deep_claims import EXPECTED as DEEP_EXPECTED
+from tests.theory.test_duan_claims import EXPECTED as DUAN_EXPECTED
 from theory import flow_demo
 from theory.claim import Verdict
 from theory.claims import all_claims
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Seed 0 with 12 cases per linear claim and 6 per deep-linear claim meets a counterexample to every boundary
 # (the seeded searches of test_claims.py and test_deep_claims.py), so every verdict is the expected one.
 ARGS = ["--json", "--cases", "12", "--deep-cases", "6", "--seed", "0"]
-EXPECTED = {**LINEAR_EXPECTED, **DEEP_EXPECTED}
+EXPECTED = {**LINEAR_EXPECTED, **DEEP_EXPECTED, **DUAN_EXPECTED}
 FIGURES = (*LINEAR_FIGURES, "deep_spectral.png")
 SUMMARY = re.compile(r"^(\d+) claims hold, (\d+) refuted as expected \(the theory's boundaries\), (\d+) unexpected",
                      re.MULTILINE)
