@@ -5,10 +5,11 @@ Figures 3 and 4 and the bridge's layer/subspace parts reuse them), measures one 
 model kind (WT, DA, IR) per group at full scale on one thread, and prints core-hours of training and the
 wall time with N single-threaded workers (the grid's stacks are independent; ν tunings are sequential).
 Times are CPU seconds of this process, so a busy machine counts (nearly) fairly. Evaluation is not included
-for the paper grid; ``--beyond`` projects the extension grid with one full test evaluation per run, and
+for the paper grid; ``--beyond`` projects the extension grid with one full test evaluation per run (``--convnet``
+the standard CNN's grid of issue 29 the same way), and
 ``--measured CACHE`` sums the training seconds each run of the committed extension grid recorded in the cache:
 
-    python benchmarks/grid_cost.py [--beyond | --measured runs]
+    python benchmarks/grid_cost.py [--beyond | --convnet | --measured runs]
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ def beyond_runs(groups=("R4", "T3", "D4", "F2"), archs=("mlp", "cnn"), seeds: in
             runs[(arch, g, "IR")] += seeds + 4 - 1
     if "cnn" in archs and "R4" in groups:
         runs[("cnn", "R4", "IR")] += (seeds + 4 - 1) + (seeds + 10 - 1)
+    if "convnet" in archs:  # its Figure 5 on R4 (as the cnn's) and the circular-padding network on T3 (issue 29)
+        runs[("convnet", "R4", "IR")] += (seeds + 4 - 1) + (seeds + 10 - 1)
+        runs[("convnet_circular", "T3", "WT")] += seeds
+        runs[("convnet_circular", "T3", "DA")] += seeds
+        runs[("convnet_circular", "T3", "IR")] += seeds + 4 - 1
     return runs
 
 
@@ -144,7 +150,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "paper_figures"))
     p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--timed-epochs", type=int, default=2, help="epochs timed per kind (one more is run and dropped)")
     p.add_argument("--beyond", action="store_true", help="project the beyond-the-paper grid (mlp, cnn x R4 T3 D4 F2)")
+    p.add_argument("--convnet", action="store_true", help="project the standard CNN's grid (convnet x R4 T3 D4 F2, "
+                                                         "its Figure 5, the circular-padding network on T3)")
     p.add_argument("--measured", metavar="CACHE", help="sum the training seconds the beyond grid's runs recorded in "
                                                          "this run cache (e.g. runs)")
     args = p.parse_args(argv)
@@ -152,10 +161,11 @@ def main(argv=None) -> int:
         measured_beyond(Path(args.out) / "beyond", Path(args.measured))
         return 0
     torch.set_num_threads(1)
-    if args.beyond:
+    if args.beyond or args.convnet:
+        grid = beyond_runs(archs=("convnet",)) if args.convnet else beyond_runs()
         total = evals = shared = 0.0
-        for (arch, group, kind), n in sorted(beyond_runs().items()):
-            sec = epoch_seconds(group, kind, arch=arch)
+        for (arch, group, kind), n in sorted(grid.items()):
+            sec = epoch_seconds(group, kind, epochs=args.timed_epochs, arch=arch)
             ev = eval_seconds(group, kind, arch=arch)
             hours, ev_hours = n * args.epochs * sec / 3600, n * ev / 3600
             total, evals = total + hours, evals + ev_hours
@@ -163,7 +173,8 @@ def main(argv=None) -> int:
                 shared += hours + ev_hours
             print(f"{arch} {group} {kind}: {n} runs x {args.epochs} epochs x {sec:.2f} s/epoch = {hours:.2f} core-hours"
                   f"; evaluation {n} x {ev:.1f} s = {ev_hours:.2f} core-hours")
-        print(f"beyond grid: {sum(beyond_runs().values())} runs, {total:.2f} core-hours of training at {args.epochs} "
+        print(f"{'convnet' if args.convnet else 'beyond'} grid: {sum(grid.values())} runs, {total:.2f} core-hours of "
+              f"training at {args.epochs} "
               f"epochs + {evals:.2f} of evaluation (every run counted at a full test evaluation); {shared:.2f} of them "
               "are the mlp's R4 and T3 runs, which are Table 1's")
         return 0

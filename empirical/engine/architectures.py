@@ -13,6 +13,7 @@ its training and its cost against the MLP's.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable, Mapping
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from empirical.engine.convnet import ConvNet
 from empirical.engine.models import CNN, MLP, Network, WeightTiedMLP
 from theory.groups import Representation
 
@@ -36,6 +38,7 @@ class Architecture:
     summary: str
     options: tuple[str, ...] = ()  # RunConfig fields passed to the factory (the mlp's hidden and depth)
     fast: bool = False  # empirical.engine.stacked has a hand-tuned stacked path for it (theory inits included)
+    invariant_to: tuple[str, ...] = ()  # registered groups it is invariant to by construction, untied (tested)
 
 
 def _mlp(*, group: Representation | None = None, pool: str = "max", **kw) -> MLP:
@@ -47,6 +50,11 @@ ARCHITECTURES: Mapping[str, Architecture] = MappingProxyType({
     "mlp": Architecture("mlp", _mlp, "the paper's 5-layer perceptron, 1296-128-128-128-128-9 (Sec. 4.1)",
                         options=("hidden", "depth"), fast=True),
     "cnn": Architecture("cnn", CNN, "conv 9x9/9 (96) -> conv 2x2/2 (128) -> Linear(512); no global pooling"),
+    "convnet": Architecture("convnet", functools.partial(ConvNet, padding="zeros"),
+                            "3x3 convs (16, 32, 64), zero padding, 2x2 max-pools, global average pool, Linear(64)"),
+    "convnet_circular": Architecture("convnet_circular", functools.partial(ConvNet, padding="circular"),
+                                     "the convnet with circular padding: T3-invariant by construction on 36x36",
+                                     invariant_to=("T3",)),
 })
 DEFAULT_ARCH = "mlp"
 

@@ -25,11 +25,14 @@ COMMANDS = {
     "table1_cnn": "python -m empirical.beyond --only table1_cnn",
     "table1": "python -m empirical.beyond --only table1",
     "fig5_spectral_cnn": "python -m empirical.beyond --only fig5_spectral_cnn",
+    "table1_convnet": "python -m empirical.beyond --only table1_convnet",
+    "table1_convnet_circular": "python -m empirical.beyond --only table1_convnet_circular",
+    "fig5_spectral_convnet": "python -m empirical.beyond --only fig5_spectral_convnet",
 }
 DRIVER = "python -m empirical.beyond"  # regenerates every output of the folder
 SALIENCY = "fig3_saliency_cnn"  # its JSON; its D4 figure is SALIENCY_FIGURE (empirical.engine.context.Context.figure)
 SALIENCY_FIGURE = "fig3_saliency_cnn_D4.png"
-ARCH_TABLES = {"mlp": "table1", "cnn": "table1_cnn"}
+ARCH_TABLES = {"mlp": "table1", "cnn": "table1_cnn", "convnet": "table1_convnet"}
 
 
 def _load(folder: Path) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
@@ -134,7 +137,8 @@ def beyond_findings(out: Path) -> list[tuple[str, str, str, str, str, str]]:
                  "WT has the highest accuracy of WT, DA, IR for every architecture x group.",
                  upper(tables) if tables else None, COMMANDS["table1_cnn"] + "; " + COMMANDS["table1"],
                  (both_archs, every)))
-    have = {"mlp": mlp or {}, "cnn": cnn or {}}
+    rows += _convnet_rows(folder, data)
+    have = {"mlp": mlp or {}, "cnn": cnn or {}, "convnet": data.get("table1_convnet") or {}}
     out = []
     for cid, src, st, res, cmd, (archs, groups) in rows:
         if res is None:
@@ -144,6 +148,59 @@ def beyond_findings(out: Path) -> list[tuple[str, str, str, str, str, str]]:
             res = (res[0], f"PARTIAL GRID, not yet measured: {', '.join(missing)} (`{DRIVER}` resumes). " + res[1])
         out.append((cid, src, st, *res, cmd))
     return out
+
+
+def _convnet_rows(folder: Path, data: dict[str, dict]) -> list:
+    """The claims on the convnet (3x3 convolutions, pooling, global average pooling; issue 29), criteria fixed
+    before any convnet run. Rows as in beyond_findings: (id, source, statement, result or None, command, cells)."""
+    conv, circ = data.get("table1_convnet"), data.get("table1_convnet_circular")
+    spec = data.get("fig5_spectral_convnet")
+    rows = []
+
+    def by_construction(circ, conv):
+        # circular padding makes f(g x) = f(x) for every weight, so on T3 the DA loss *is* the plain loss: its DA
+        # row is the network trained without augmentation (up to round-off)
+        c, z = circ[("T3", "DA")], conv[("T3", "DA")]
+        ok = _m(c, "LI") < 1e-8 and _m(c, "SI") >= 0.99 and not (_m(z, "LI") < 1e-8 and _m(z, "SI") >= 0.99)
+        return ("holds" if ok else "fails"), (f"circular: LI {_m(c, 'LI'):.3g}, SI {_m(c, 'SI'):.3f}; zero padding: "
+                                              f"LI {_m(z, 'LI'):.3g}, SI {_m(z, 'SI'):.3f} (T3, trained with DA)")
+
+    rows.append(("beyond_convnet_circular_t3_by_construction", "issue 29",
+                 "With circular padding the convnet is T3-invariant by construction (test LI < 1e-8, SI >= 0.99 on "
+                 "T3; DA cannot change such a network's loss, so it trains as without DA); with zero padding it is "
+                 "not (LI and SI stated).",
+                 by_construction(circ, conv) if circ and conv and ("T3", "DA") in circ and ("T3", "DA") in conv
+                 else None, COMMANDS["table1_convnet_circular"] + "; " + COMMANDS["table1_convnet"],
+                 ((), ())))
+    non_t3 = lambda t: {k: v for k, v in t.items() if k[0] != "T3"}  # noqa: E731  (T3 is the translations' group)
+    rows.append(("beyond_convnet_da_not_genuine", "Sec. 4.2 for a standard CNN",
+                 "DA does not learn genuine invariance in the convnet on R4, D4, F2 either: DA's LI > 10x IR's and "
+                 "WT's, and DA's SI more than 0.2 below IR's and WT's (per group).",
+                 _per_group(non_t3(conv), _da_not_genuine) if conv else None, COMMANDS["table1_convnet"],
+                 (("convnet",), ("R4", "D4", "F2"))))
+
+    def ir_cost(t, g):
+        ok, ev = _ir_like_wt(t, g, _missed(folder, "table1_convnet"))
+        others = [f"{a} {_m(d[(g, 'WT')], 'acc') - _m(d[(g, 'IR')], 'acc'):.1f}" for a, d in
+                  (("cnn", data.get("table1_cnn")), ("mlp", data.get("table1"))) if d and (g, "IR") in d]
+        return ok, ev + (f"; IR's cost below WT for the other architectures: {', '.join(others)}" if others else "")
+
+    rows.append(("beyond_convnet_ir_like_wt", "Sec. 4.2 for a standard CNN",
+                 "IR reaches WT-like invariance in the convnet: test SI >= 0.9 and LI below 1 % of DA's (per group); "
+                 "the evidence gives its accuracy cost beside the patch cnn's and the mlp's.",
+                 _per_group(conv, ir_cost) if conv else None, COMMANDS["table1_convnet"],
+                 (("convnet",), tuple(group_names()))))
+
+    def sigma(s):
+        da = _m(s[("R4", "DA")], "sigma_max_J")
+        forms = {m: _m(row, "sigma_max_J") for (g, m), row in s.items() if g == "R4" and m.startswith("IR-")}
+        return judge({m: v < da for m, v in forms.items()}), f"R4 sigma_max(J): DA {da:.3g}; " + ", ".join(
+            f"{m} {v:.3g}" for m, v in forms.items())
+
+    rows.append(("beyond_convnet_ir_lowers_sigma", "Sec. 4.4 for a standard CNN",
+                 "Every IR form (LI, DI, NLI at SI >= 0.95) lowers the convnet's sigma_max(J) below DA's on R4.",
+                 sigma(spec) if spec else None, COMMANDS["fig5_spectral_convnet"], ((), ())))
+    return rows
 
 
 def _doc(folder: Path, stem: str) -> dict[str, Any] | None:

@@ -46,7 +46,7 @@ def test_plan_follows_the_groups_and_only():
 
 def test_claim_commands_are_the_driver_steps_writing_their_files():
     for stem, cmd in beyond_claims.COMMANDS.items():
-        assert cmd == f"python -m empirical.beyond --only {stem}" and stem in beyond.STEPS
+        assert cmd == f"python -m empirical.beyond --only {stem}" and stem in beyond.STEPS + beyond.CONVNET_STEPS
 
 
 def _table(scale, arch_offset=0.0):
@@ -175,7 +175,10 @@ def test_driver_writes_every_output_into_the_quick_folder(quick):
 def test_claims_are_judged(quick):
     _, out = quick
     verdicts = {f[0]: f[3] for f in beyond_findings(out.parent)}
-    assert len(verdicts) == 5
+    convnet = {k: v for k, v in verdicts.items() if k.startswith("beyond_convnet_")}
+    assert len(verdicts) == 9 and len(convnet) == 4
+    assert set(convnet.values()) == {"not measured"}  # the driver's default steps do not run the convnet grid
+    verdicts = {k: v for k, v in verdicts.items() if k not in convnet}
     assert all(v != "not measured" for v in verdicts.values()), verdicts
     assert all(v in ("holds", "fails") or v.startswith("holds only for") for v in verdicts.values())
 
@@ -224,3 +227,28 @@ def test_help(capsys):
     with pytest.raises(SystemExit) as exc:
         beyond.main(["--help"])
     assert exc.value.code == 0 and "paper_figures/beyond" in capsys.readouterr().out
+
+
+def test_the_convnet_steps_run_only_when_named_and_its_claims_judge_both_ways(tmp_path):
+    # issue 29: the criteria are fixed before any convnet run; the default driver does not start its grid
+    assert not {s for s, _, _ in beyond.plan()} & set(beyond.CONVNET_STEPS)
+    steps = {s: (m, a) for s, m, a in beyond.plan(("R4", "T3"), ("table1_convnet_circular", "fig5_spectral_convnet"))}
+    assert steps == {"table1_convnet_circular": ("table1", ["--arch", "convnet_circular", "--groups", "T3"]),
+                     "fig5_spectral_convnet": ("spectral", ["--arch", "convnet", "--groups", "R4"])}
+    folder = tmp_path / "beyond"
+    folder.mkdir()
+    verdict = lambda: {f[0]: (f[3], f[4]) for f in beyond_findings(tmp_path)}  # noqa: E731
+    assert verdict()["beyond_convnet_circular_t3_by_construction"][0] == "not measured"
+
+    def write(stem, li, si):
+        rows = [{"group": "T3", "model": m, "nu": 0.0, "seeds": 1, "acc": [90.0, 0.0], "LI": [li, 0.0],
+                 "DI": [0.0, 0.0], "SI": [si, 0.0], "sigma_max_J": [1.0, 0.0]} for m in ("WT", "DA", "IR")]
+        (folder / f"{stem}.json").write_text(json.dumps({"scale": {}, "rows": rows, "tuning": []}))
+
+    write("table1_convnet_circular", 1e-12, 0.999)
+    write("table1_convnet", 3.0, 0.4)
+    assert verdict()["beyond_convnet_circular_t3_by_construction"][0] == "holds"
+    write("table1_convnet", 1e-12, 0.999)  # zero padding invariant too: the claim's second half fails
+    assert verdict()["beyond_convnet_circular_t3_by_construction"][0] == "fails"
+    write("table1_convnet_circular", 1e-3, 0.999)
+    assert verdict()["beyond_convnet_circular_t3_by_construction"][0] == "fails"
