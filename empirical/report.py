@@ -10,9 +10,9 @@ fig2_latent.json and bridge.json from
 computed from the numbers, never typed in; a claim whose numbers are missing is "not measured".
 
 ``--figures`` instead redraws, without training and without touching any JSON or Markdown, every figure
-whose numbers its JSON holds, from the JSONs in ``--out`` and its subfolders (``beyond/``): Figures 4 and 5
-(``fig4_drift*.json``, ``fig5_spectral*.json``: .png and .pdf), ``beyond.png`` (``beyond.json``) and the
-bridge's figures (``bridge.json``). Figures 1, 2 and 3 are named and left alone: their JSONs keep the
+whose numbers its JSON holds, from the JSONs in ``--out`` and its subfolders (``beyond/``, ``data_scaling/``):
+Figures 4 and 5 (``fig4_drift*.json``, ``fig5_spectral*.json``: .png and .pdf), ``beyond.png`` (``beyond.json``),
+``scaling.png`` (``scaling.json``) and the bridge's figures (``bridge.json``). Figures 1, 2 and 3 are named and left alone: their JSONs keep the
 numbers, not the saliency maps or the t-SNE embedding, so only their commands (reading the run cache) redraw them.
 """
 
@@ -30,6 +30,7 @@ import numpy as np
 
 from empirical.cli import command
 from empirical.paper.beyond_claims import beyond_findings, beyond_markdown
+from empirical.paper.scaling_claims import scaling_findings, scaling_markdown
 from empirical.engine.context import output_scale_tag
 from empirical.paper.latent_claims import STATEMENT as LATENT_STATEMENT
 from empirical.paper.latent_claims import latent_markdown, latent_verdict
@@ -498,7 +499,7 @@ def readme_markdown(data: dict[str, Any], paper: list[Finding], bridge: list[Fin
 
 
 # The JSONs whose figures are pure functions of them (glob -> plotting step) and those whose figures are not.
-FIGURE_SOURCES = ("fig4_drift*.json", "fig5_spectral*.json", "beyond.json", "bridge.json")
+FIGURE_SOURCES = ("fig4_drift*.json", "fig5_spectral*.json", "beyond.json", "bridge.json", "scaling.json")
 NOT_REDRAWN = {"fig1_saliency_orbit*.json": "python -m empirical.figure1",
                "fig2_latent*.json": "python -m empirical.latent", "fig3_saliency*.json": "python -m empirical.saliency"}
 
@@ -516,6 +517,10 @@ def _redraw(source: Path) -> list[Path]:
         return plot_spectral(data, folder / source.stem)
     if source.name == "beyond.json":
         return [plot_beyond(data, folder / "beyond.png")]
+    if source.name == "scaling.json":
+        from empirical.paper.scaling_plots import plot_scaling
+
+        return [plot_scaling(data, folder / "scaling.png")]
     return plot_all(data, folder)
 
 
@@ -569,8 +574,8 @@ def main(argv: list[str] | None = None) -> int:
     theory = theory_findings(args.cases, args.deep_cases)
     head = out / "README.head.md"
     write_text(readme_markdown(data, paper, bridge, head.read_text() if head.exists() else "# Results",
-                               beyond_markdown(out)), out / "README.md")
-    beyond = [Finding(*f) for f in beyond_findings(out)]
+                               beyond_markdown(out).rstrip() + "\n\n" + scaling_markdown(out)), out / "README.md")
+    beyond = [Finding(*f) for f in beyond_findings(out) + scaling_findings(out)]
     write_text(claims_markdown(paper + bridge + theory + beyond, data), out / "CLAIMS.md")
     log.info("wrote %s and %s", out / "README.md", out / "CLAIMS.md")
     return 0

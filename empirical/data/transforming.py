@@ -10,6 +10,13 @@ Construction of a Transforming dataset, all random choices from one integer seed
   (on [0, 1]), so the training split has mean 0 and std 1 and the others are close to it;
 - give every sample a group element g, drawn uniformly from G.
 
+``split="nested"`` (the data-scaling experiment, ``empirical.scaling``) orders the pool by the same permutation and
+takes validation first, then test, then training = the next ``n_train`` images: the validation and test sets (their
+images, g and normalized values) are the same for every ``n_train``, and the training sets are nested (a larger one
+holds every smaller one). Every image gets its g from its position in the permutation, and all splits are normalized
+with the constants of the whole training pool (every image outside validation and test), so nothing but the
+training set itself changes with ``n_train``. The default, ``split="draw"``, is the construction above, unchanged.
+
 A split stores the *untransformed* images and g; :meth:`Split.transformed` returns
 ``x_flat[i, perms[g_i]]``, i.e. rho(g_i) x_i. The test (and validation) sets are evaluated
 transformed by their own per-sample g, so an evaluation is reproducible from the seed.
@@ -37,6 +44,8 @@ __all__ = [
     "DROPPED_CLASS",
     "GROUP_NAMES",
     "DRIFT_MODES",
+    "SPLITS",
+    "pool_size",
     "load_raw",
     "clear_raw_cache",
     "make_group",
@@ -53,6 +62,7 @@ PAD = 4  # zero pixels added on each side of the 28x28 images
 DROPPED_CLASS = 9  # MNIST digit 9 / Fashion-MNIST ankle boot
 GROUP_NAMES = group_names()  # the registry's (empirical.measure.groups)
 DRIFT_MODES = ("interpolate", "mixture")
+SPLITS = ("draw", "nested")  # how transforming() cuts the pool: the paper's draw, or nested training sets
 _TITLES = {"mnist": "Transforming-MNIST", "fashion-mnist": "Transforming-FMNIST"}
 
 
@@ -86,6 +96,12 @@ def load_raw(dataset: str, data_dir: str | Path | None = None, *, download: bool
     name = canonical_name(dataset)
     folder = locate(name, data_dir, download_missing=download, quiet=quiet)
     return _read_pool(folder.resolve(), name)
+
+
+def pool_size(dataset: str, data_dir: str | Path | None = None, *, download: bool = True, quiet: bool = False) -> int:
+    """The number of images of classes 0..8 in the pool (63,042 for the official MNIST; 63,000 for Fashion-MNIST)."""
+    _, labels = load_raw(dataset, data_dir, download=download, quiet=quiet)
+    return int(np.count_nonzero(labels != DROPPED_CLASS))
 
 
 def clear_raw_cache() -> None:
@@ -213,14 +229,23 @@ def _normalize(mean: float, std: float, pixels: torch.Tensor, other: torch.Tenso
 
 def transforming(dataset: str, group: str | groups.Representation = "R4", seed: int = 0, *,
                  data_dir: str | Path | None = None, n_train: int = 10_000, n_val: int = 2_000,
-                 n_test: int = 50_000, download: bool = True, quiet: bool = False) -> TransformingDataset:
+                 n_test: int = 50_000, download: bool = True, quiet: bool = False, split: str = "draw"
+                 ) -> TransformingDataset:
     """Transforming-MNIST ('mnist') or Transforming-FMNIST ('fashion-mnist') of Sec. 4.1, drawn with ``seed``.
 
     Splits are disjoint draws from the pooled official train+test images of classes 0..8, padded to
     36x36; all splits are normalized with the scalar mean/std of the padded, untransformed training
     pixels; g ~ Uniform(G) per sample. The seed feeds a SeedSequence with two children: the split
     permutation, then the g draws (train, val, test in that order).
+
+    ``split="nested"``: the same permutation cut as validation = its first ``n_val`` images, test = the next
+    ``n_test``, training = the next ``n_train``; one g per position of the permutation (so a sample's g does not
+    depend on the split sizes); the normalization constants are those of the whole training pool (every image
+    after validation and test). Validation and test are then identical for every ``n_train`` and the training sets
+    are nested (see the module docstring).
     """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     name = canonical_name(dataset)
     rep = make_group(group)
     sizes = [_check_count(w, n) for w, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test))]
@@ -235,12 +260,22 @@ def transforming(dataset: str, group: str | groups.Representation = "R4", seed: 
                         f"the split sizes")
     split_rng, g_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     order = split_rng.permutation(keep)
-    g_all = g_rng.integers(0, rep.order, size=sum(sizes))
-    bounds = np.cumsum([0] + sizes)
-    parts = [(order[a:b], g_all[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-
-    train_pixels = pad_images(images[parts[0][0]])
-    counts = np.bincount(train_pixels.ravel(), minlength=256).astype(np.float64)
+    if split == "draw":
+        g_all = g_rng.integers(0, rep.order, size=sum(sizes))
+        bounds = np.cumsum([0] + sizes)
+        parts = [(order[a:b], g_all[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        train_pixels = pad_images(images[parts[0][0]])
+        norm_pixels = train_pixels
+    else:  # nested: validation, test, then training, cut from one permutation; g fixed per position
+        g_all = g_rng.integers(0, rep.order, size=len(order))
+        bounds = np.cumsum([0, sizes[1], sizes[2], sizes[0]])  # val, test, train
+        val, test, train = ((order[a:b], g_all[a:b]) for a, b in zip(bounds[:-1], bounds[1:]))
+        parts = [train, val, test]
+        train_pixels = pad_images(images[train[0]])
+        norm_pixels = images[order[bounds[2]:]]  # the whole training pool; its zero padding is counted below
+    counts = np.bincount(norm_pixels.ravel(), minlength=256).astype(np.float64)
+    if norm_pixels is not train_pixels:  # the 4-pixel zero frame of every padded image
+        counts[0] += len(norm_pixels) * (SIDE * SIDE - norm_pixels.shape[1] * norm_pixels.shape[2])
     levels = np.arange(256) / 255.0
     mean = float(counts @ levels / counts.sum())
     std = float(math.sqrt(counts @ (levels - mean) ** 2 / counts.sum()))

@@ -23,18 +23,31 @@ from empirical.measure.attribution import saliency_invariance
 from empirical.measure.invariance import INVARIANCE_FORMS, invariance_from_logits, orbit_logits
 from empirical.measure.sensitivity import jacobian_sigma_max
 
-__all__ = ["evaluate", "cached_evaluation", "mean_std"]
+__all__ = ["evaluate", "cached_evaluation", "mean_std", "ORBIT_CONSISTENCY"]
+
+
+# what the "orbit_acc" metric adds (asked for by name, so the default evaluation and its cache are unchanged):
+# the share of samples whose whole orbit is classified correctly, the share whose orbit members all get one class,
+# and the mean squared norm of the logits f(x) (the scale NLI divides by)
+ORBIT_CONSISTENCY = ("orbit_acc", "orbit_agree", "logit_norm2")
 
 
 @torch.no_grad()
-def _orbit_metrics(model: nn.Module, x: torch.Tensor, y: torch.Tensor, rep, chunk: int = 2048) -> dict[str, float]:
+def _orbit_metrics(model: nn.Module, x: torch.Tensor, y: torch.Tensor, rep, chunk: int = 2048,
+                   consistency: bool = False) -> dict[str, float]:
     sums = {"acc": 0.0, **{f: 0.0 for f in INVARIANCE_FORMS}}
+    extra = dict.fromkeys(ORBIT_CONSISTENCY, 0.0) if consistency else {}
     for s in range(0, len(x), chunk):
         z = orbit_logits(model, x[s:s + chunk], rep)
         sums["acc"] += (z[0].argmax(-1) == y[s:s + chunk]).sum().item()
         for f in INVARIANCE_FORMS:
             sums[f] += invariance_from_logits(z, f).sum().item()
-    return {k: v / len(x) for k, v in sums.items()}
+        if consistency:
+            pred = z.argmax(-1)  # (|G|, n): the class of every orbit member
+            extra["orbit_acc"] += (pred == y[s:s + chunk]).all(0).sum().item()
+            extra["orbit_agree"] += (pred == pred[:1]).all(0).sum().item()
+            extra["logit_norm2"] += z[0].pow(2).sum(-1).sum().item()
+    return {k: v / len(x) for k, v in {**sums, **extra}.items()}
 
 
 def evaluate(ctx: Context, result: RunResult, split: str = "test", images: torch.Tensor | None = None,
@@ -43,7 +56,8 @@ def evaluate(ctx: Context, result: RunResult, split: str = "test", images: torch
     """Accuracy, LI, DI, NLI (orbit of every sample), SI and sigma_max(J) (first n samples) of one run; cached.
 
     By default the run's own ``split`` transformed by its per-sample g; ``images``/``labels`` (with a
-    ``tag`` naming them in the cache key) evaluate other data, e.g. a drifted set.
+    ``tag`` naming them in the cache key) evaluate other data, e.g. a drifted set. ``metrics`` may add
+    "orbit_acc" (:data:`ORBIT_CONSISTENCY`, from the same orbit logits); without it nothing changes.
     """
     s = ctx.scale
     spec = {"split": split, "tag": tag, "metrics": list(metrics), "n_saliency": s.n_saliency,
@@ -58,8 +72,9 @@ def evaluate(ctx: Context, result: RunResult, split: str = "test", images: torch
         model = build_model(result, ctx.device)
         rep = ds.group
         out: dict[str, Any] = {"key": c.key(), "config": asdict(c), **spec, "n": len(x)}
-        if "orbit" in metrics:
-            out.update(_orbit_metrics(model, x, y, rep))
+        if "orbit" in metrics or "orbit_acc" in metrics:
+            orbit = _orbit_metrics(model, x, y, rep, consistency="orbit_acc" in metrics)
+            out.update({k: v for k, v in orbit.items() if "orbit" in metrics or k in ORBIT_CONSISTENCY})
         if "SI" in metrics:
             n = min(s.n_saliency, len(x))
             si = saliency_invariance(model, x[:n], rep, target=y[:n], baseline=ds.black, steps=s.ig_steps)

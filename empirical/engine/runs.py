@@ -31,15 +31,16 @@ log = logging.getLogger("empirical")
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_dataset(data_dir, dataset, group, seed, n_train, n_val, n_test, quiet) -> TransformingDataset:
+def _cached_dataset(data_dir, dataset, group, seed, n_train, n_val, n_test, quiet, split="draw"
+                    ) -> TransformingDataset:
     return transforming(dataset, group, seed, data_dir=data_dir, n_train=n_train, n_val=n_val, n_test=n_test,
-                        quiet=quiet)
+                        quiet=quiet, split=split)
 
 
 def dataset_for(ctx: Context, c: RunConfig, name: str | None = None) -> TransformingDataset:
     """The run's Transforming dataset, or dataset ``name`` built the same way (cached per process)."""
     return _cached_dataset(ctx.data_dir, name or c.dataset, c.group, c.data_seed, c.n_train, c.n_val, c.n_test,
-                           ctx.quiet)
+                           ctx.quiet, c.split)
 
 
 def train_data(ds: TransformingDataset, device: torch.device | str) -> TrainData:
@@ -117,7 +118,7 @@ def train_all(ctx: Context, configs: Iterable[RunConfig]) -> list[RunResult]:
     clean_orphans(ctx.runs_dir)
     done = {c: _load(ctx, c) for c in configs}
     todo = [c for c in configs if done[c] is None]
-    for c in {(c.dataset, c.group, c.data_seed, c.n_train, c.n_val, c.n_test): c for c in todo}.values():
+    for c in {(c.dataset, c.group, c.data_seed, c.n_train, c.n_val, c.n_test, c.split): c for c in todo}.values():
         dataset_for(ctx, c)  # bad or too little data stops the command here, before any lock or checkpoint exists
     bar = tqdm(total=sum(c.epochs for c in todo), unit="run-epoch", disable=ctx.quiet or not todo,
                dynamic_ncols=True)

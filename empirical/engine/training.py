@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from empirical.data.transforming import SPLITS
 from empirical.engine.architectures import ARCHITECTURES, DEFAULT_ARCH, architecture, build, forward_macs
 from empirical.engine.functional import FunctionalStack
 from empirical.measure.invariance import INVARIANCE_FORMS, invariance_from_logits
@@ -91,6 +92,11 @@ class RunConfig:
     optimizer: str = "adam"
     ce: float = 1.0  # weight of the cross-entropy; 0 with IR trains on the invariance error alone (the theory's flow)
     select: str = "best_val"  # which epoch's parameters to keep: "best_val" (Sec. 4.1) or "last"
+    split: str = "draw"  # how the data's pool is cut (empirical.data.transforming.SPLITS): the paper's draw or nested
+    # optimizer steps per epoch (between two validations); 0: one pass over the training set (Sec. 4.1). With k > 0
+    # the batches stream through passes (each a fresh shuffle and fresh group elements) across epoch boundaries,
+    # so a run takes epochs * k steps whatever its n_train (the data-scaling experiment's fixed step budget)
+    steps_per_epoch: int = 0
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -125,6 +131,22 @@ class RunConfig:
             raise ValueError(f"pool must be 'max' or 'mean', got {self.pool!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
+        if isinstance(self.steps_per_epoch, bool) or not isinstance(self.steps_per_epoch, int) \
+                or self.steps_per_epoch < 0:
+            raise ValueError(f"steps_per_epoch must be an integer >= 0 (0: one pass per epoch), got "
+                             f"{self.steps_per_epoch!r}")
+
+    def steps(self) -> int:
+        """Optimizer steps of the whole run: epochs x steps per epoch (one pass: ceil(n_train / batch_size))."""
+        return self.epochs * (self.steps_per_epoch or -(-self.n_train // self.batch_size))
+
+    def samples(self) -> int:
+        """Training samples the whole run draws (the last batch of each pass holds what is left of it)."""
+        per_pass = -(-self.n_train // self.batch_size)
+        passes, rest = divmod(self.steps(), per_pass)
+        return passes * self.n_train + rest * self.batch_size  # the first ``rest`` batches of a pass are full
 
     def key(self) -> str:
         """A stable 16-hex-digit hash of the configuration (fields at their default are left out, so adding
@@ -442,6 +464,9 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
     history = {"val_acc": [], "train_ce": [], "train_penalty": [], "layer_sigma_max": [], "probe_sigma_max_J": []}
     perms_t = torch.tensor(np.array(rep.perms), device=device)
     start_epoch, elapsed, failed = 0, 0.0, [""] * len(configs)
+    # the pass in progress: (shuffles (R, n), group elements (R, n), position); a pass starts at an epoch's start
+    # unless steps_per_epoch cuts epochs inside passes
+    stream: tuple[Tensor, Tensor, int] | None = None
     state = None if checkpoint is None else load_torch(checkpoint, map_location=device)
     if state is not None:  # a corrupt checkpoint was moved aside (None): the stack starts from scratch
         # a checkpoint of another stack, or written by an engine with another parameter layout, is ignored
@@ -458,17 +483,22 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
             best_acc, best_epoch, history = state["best_acc"], state["best_epoch"], state["history"]
             start_epoch, elapsed = state["epoch"], state["elapsed"]
             failed = state.get("failed", failed)
+            stream = state.get("stream", stream)
             if progress:
                 progress(start_epoch)
     t0, last_save = time.perf_counter(), time.perf_counter()
     bs = c0.batch_size
     buf = torch.empty(len(configs) * min(bs, n) * (1 if c0.model == "DA" else order), d, device=device, dtype=dtype)
+    steps = c0.steps_per_epoch or -(-n // bs)
     for epoch in range(start_epoch, c0.epochs):
-        perms = torch.stack([torch.randperm(n, generator=gen) for gen in gens]).to(device)
-        elems = torch.stack([torch.randint(order, (n,), generator=gen) for gen in gens]).to(device)
         ce_sum = torch.zeros(len(configs), device=device)
         pen_sum = torch.zeros(len(configs), device=device)
-        for s in range(0, n, bs):
+        seen = 0
+        for _ in range(steps):
+            if stream is None or stream[2] >= n:  # a new pass: a fresh shuffle and fresh group elements per run
+                stream = (torch.stack([torch.randperm(n, generator=gen) for gen in gens]).to(device),
+                          torch.stack([torch.randint(order, (n,), generator=gen) for gen in gens]).to(device), 0)
+            perms, elems, s = stream
             idx = perms[:, s:s + bs]
             ce, penalty = _step_loss(params, data, idx, elems[:, s:s + bs], arch, coef, forms, table, buf)
             opt.zero_grad(set_to_none=True)
@@ -476,6 +506,8 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
             opt.step()
             ce_sum += ce.detach() * idx.shape[1]
             pen_sum += penalty.detach() * idx.shape[1]
+            seen += idx.shape[1]
+            stream = (perms, elems, s + idx.shape[1])
         # A diverged run is marked failed and never selected again; the runs beside it are unaffected
         # (every op is per run, and autograd gives each run's loss its own unit gradient).
         for i in torch.nonzero(~torch.isfinite(ce_sum + pen_sum)).flatten().tolist():
@@ -492,8 +524,8 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
             best_epoch[i] = epoch + 1
         layer_norms, probe_j = _probe(params, data, arch, perms_t)
         history["val_acc"].append(acc.tolist())
-        history["train_ce"].append((ce_sum / n).tolist())
-        history["train_penalty"].append((pen_sum / n).tolist())
+        history["train_ce"].append((ce_sum / seen).tolist())
+        history["train_penalty"].append((pen_sum / seen).tolist())
         history["layer_sigma_max"].append(layer_norms.tolist())
         history["probe_sigma_max_J"].append(probe_j.tolist())
         now = time.perf_counter()
@@ -502,7 +534,8 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
                         "params": [p.detach() for p in params], "best": best,
                         "opt": opt.state_dict(), "gens": [g.get_state() for g in gens], "best_acc": best_acc,
                         "best_epoch": best_epoch, "history": history, "epoch": epoch + 1,
-                        "elapsed": elapsed + now - t0, "failed": failed}, checkpoint)
+                        "elapsed": elapsed + now - t0, "failed": failed,
+                        **({"stream": stream} if c0.steps_per_epoch else {})}, checkpoint)
             last_save = now
         if progress:
             progress(1)
@@ -533,7 +566,7 @@ def _collapsed(acc: float, val_y: Tensor, config: RunConfig) -> str:
     MIN_VAL_FOR_COLLAPSE validation samples or MIN_STEPS_FOR_COLLAPSE optimizer steps) are not judged.
     """
     n = val_y.numel()
-    steps = config.epochs * -(-config.n_train // config.batch_size)
+    steps = config.steps()
     if n < MIN_VAL_FOR_COLLAPSE or steps < MIN_STEPS_FOR_COLLAPSE:
         return ""
     base = float(torch.bincount(val_y.cpu()).max()) / n
@@ -545,7 +578,8 @@ def _collapsed(acc: float, val_y: Tensor, config: RunConfig) -> str:
 
 
 def training_macs(config: RunConfig, order: int, d: int = 1296, classes: int = 9) -> int:
-    """Forward multiply-adds per epoch of one run (3x this approximates forward + backward).
+    """Forward multiply-adds per epoch of one run (3x this approximates forward + backward); with
+    ``steps_per_epoch`` the epoch's samples are the run's samples over its epochs (rounded down).
 
     Per sample: the network once (DA), its first layer |G| times and the rest once (WT), the whole
     network |G| times (IR, the orbit of Eq. 4); counted by ``empirical.engine.architectures.forward_macs``.
@@ -553,7 +587,7 @@ def training_macs(config: RunConfig, order: int, d: int = 1296, classes: int = 9
     net = build_network(replace(config, model="DA", form="", nu=0.0, ce=1.0), None, classes, d, seed=0)
     whole, first = forward_macs(net), forward_macs(net, first=True)
     per = {"DA": whole, "WT": whole + (order - 1) * first, "IR": order * whole}[config.model]
-    return per * config.n_train
+    return per * config.samples() // config.epochs
 
 
 def group_stacks(configs: Iterable[RunConfig], max_runs: int = 64) -> list[list[RunConfig]]:
