@@ -277,7 +277,7 @@ def regularized_optimum(x: np.ndarray, y: np.ndarray, g: np.ndarray, lam: float,
 def augmentation_root(x: np.ndarray, rep: Representation) -> tuple[np.ndarray, np.ndarray]:
     """(Q, Q^{-1}) with Q^2 = sum_g rho(g) X X^T rho(g)^T (Eq. 10)."""
     s = x @ x.T
-    q2 = np.einsum("gij,jk,glk->il", rep.matrices, s, rep.matrices)
+    q2 = np.einsum("gij,jk,glk->il", rep.matrices, s, rep.matrices, optimize=True)
     return _psd_power(q2, 0.5), _psd_power(q2, -0.5)
 
 
@@ -308,7 +308,7 @@ def regularized_loss(w: np.ndarray, x: np.ndarray, y: np.ndarray, g: np.ndarray,
 
 def augmented_loss(w: np.ndarray, x: np.ndarray, y: np.ndarray, rep: Representation) -> float:
     """1/(n|G|) sum_g ||W rho(g) X - Y||_F^2, the objective of Eq. 9."""
-    res = np.einsum("ij,gjk,kn->gin", w, rep.matrices, x) - y[None]
+    res = np.einsum("ij,gjk,kn->gin", w, rep.matrices, x, optimize=True) - y[None]
     return float(np.sum(res**2) / (x.shape[1] * rep.order))
 
 

@@ -14,7 +14,7 @@ LAYERS = ("measure", "data", "engine", "paper")
 # by name). empirical.cli, the options they share, is the one non-command module at their level.
 COMMANDS = ("empirical.table1", "empirical.drift", "empirical.spectral", "empirical.saliency", "empirical.bridge",
             "empirical.report", "empirical.reproduce", "empirical.beyond", "empirical.figure1", "empirical.latent",
-            "empirical.conventions", "empirical.download", "empirical.scaling")
+            "empirical.conventions", "empirical.download", "empirical.scaling", "empirical.audit")
 
 
 def module_file(name: str) -> Path | None:
