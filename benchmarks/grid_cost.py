@@ -151,6 +151,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(ROOT / "paper_figures"))
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--timed-epochs", type=int, default=2, help="epochs timed per kind (one more is run and dropped)")
+    p.add_argument("--no-eval", action="store_true", help="project training only (a lower bound; evaluation uncounted)")
     p.add_argument("--beyond", action="store_true", help="project the beyond-the-paper grid (mlp, cnn x R4 T3 D4 F2)")
     p.add_argument("--convnet", action="store_true", help="project the standard CNN's grid (convnet x R4 T3 D4 F2, "
                                                          "its Figure 5, the circular-padding network on T3)")
@@ -166,7 +167,7 @@ def main(argv=None) -> int:
         total = evals = shared = 0.0
         for (arch, group, kind), n in sorted(grid.items()):
             sec = epoch_seconds(group, kind, epochs=args.timed_epochs, arch=arch)
-            ev = eval_seconds(group, kind, arch=arch)
+            ev = 0.0 if args.no_eval else eval_seconds(group, kind, arch=arch)
             hours, ev_hours = n * args.epochs * sec / 3600, n * ev / 3600
             total, evals = total + hours, evals + ev_hours
             if arch == "mlp" and group in ("R4", "T3"):
