@@ -25,7 +25,8 @@ from empirical.engine.context import FULL, PAPER_OUT, QUICK, Context, scale_tag
 from empirical.engine.executors import EXECUTORS, WorkerDied, make_executor
 from empirical.engine.store import StoreError, check_writable, clean_orphans
 
-__all__ = ["add_arguments", "UsageError", "context_from_args", "default_context", "parse_context", "command"]
+__all__ = ["add_arguments", "UsageError", "resolve_device", "context_from_args", "default_context", "parse_context",
+           "command"]
 
 log = logging.getLogger("empirical")
 
@@ -89,6 +90,11 @@ def _device(name: str | None) -> torch.device:
     if device.type not in ("cpu", "cuda", "mps"):
         raise UsageError(f"--device {name}: device type {device.type!r} is not supported; use cpu or cuda")
     return device
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """The torch device named on the command line (None: cuda when available, else cpu), checked; UsageError if not."""
+    return _device(name)
 
 
 def context_from_args(args: argparse.Namespace) -> Context:

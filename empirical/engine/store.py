@@ -27,9 +27,9 @@ import torch
 
 from theory import atomic
 
-__all__ = ["StoreError", "write_bytes", "write_text", "write_json", "read_entry", "write_entry", "save_torch",
-           "load_torch", "save_json", "load_json", "quarantine", "clean_orphans", "entry_lock", "check_writable",
-           "merged_output", "combine_provenance"]
+__all__ = ["StoreError", "write_bytes", "write_text", "write_json", "is_entry", "read_entry", "write_entry",
+           "save_torch", "load_torch", "save_json", "load_json", "quarantine", "clean_orphans", "entry_lock",
+           "check_writable", "merged_output", "combine_provenance"]
 
 log = logging.getLogger("empirical.engine.store")
 
@@ -109,6 +109,15 @@ def quarantine(path: Path, reason: str) -> Path | None:
         return None
     log.warning("corrupt cache entry %s (%s): moved to %s; it will be recomputed", path, reason, dest)
     return dest
+
+
+def is_entry(path: Path) -> bool:
+    """Whether the file at ``path`` starts like a cache entry of this store (read-only: nothing is moved)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(_MAGIC)) == _MAGIC
+    except OSError:
+        return False
 
 
 def read_entry(path: Path) -> bytes | None:

@@ -12,6 +12,7 @@ from empirical.measure import attribution as at
 from empirical.measure.image_groups import act, image_group, inverse_act
 from empirical.engine.models import MLP, WeightTiedMLP
 from theory import groups
+from torch import nn
 
 R4, T3 = image_group("R4"), image_group("T3")
 
@@ -341,3 +342,87 @@ def test_si_refuses_a_smoothing_that_does_not_commute_with_the_group():
     with pytest.raises(ValueError, match="does not commute"):
         at.saliency_invariance(never, x, mixed, 0)
     assert at.saliency_invariance(model, x, T3_6, 0, steps=2, mode="reflect", kernel_size=1).shape == (2,)
+
+
+# --- method="fast": the same estimator, computed faster; the default ("reference") is the committed numbers' -------
+
+def _frozen_reference_ig(model, x, t, baseline, steps=50, max_batch=8192):
+    """integrated_gradients' default path as it was before method= existed, copied verbatim in substance: the MLP's
+    declared affine split, all N * steps rows in chunks of max_batch, per-row index_add of the weighted gradients."""
+    nodes, weights = np.polynomial.legendre.leggauss(steps)
+    alphas = torch.tensor(0.5 * (nodes + 1.0), dtype=x.dtype)
+    weights = torch.tensor(0.5 * weights, dtype=x.dtype)
+    b = torch.as_tensor(baseline, dtype=x.dtype).broadcast_to(x.shape)
+    affine, head = model.affine_split()
+    with torch.enable_grad():
+        xv = x.clone().requires_grad_(True)
+        ux = affine(xv)
+        start, end = affine(b).detach(), ux.detach()
+        total, delta, acc = end.shape[0] * steps, end - start, torch.zeros_like(end)
+        pad = (1,) * (end.dim() - 1)
+        for lo in range(0, total, max_batch):
+            rows = torch.arange(lo, min(lo + max_batch, total))
+            i, s = rows // steps, rows % steps
+            pts = (start[i] + alphas[s].view(-1, *pad) * delta[i]).requires_grad_(True)
+            out = head(pts)
+            (grad,) = torch.autograd.grad(out.gather(-1, t[i, None]).sum(), pts)
+            acc.index_add_(0, i, grad * weights[s].view(-1, *pad))
+        (grad,) = torch.autograd.grad(ux, xv, grad_outputs=acc)
+    return ((x - b) * grad).detach()
+
+
+def test_the_default_path_is_the_committed_numbers_bit_for_bit():
+    """The paper's (N, 1, 36, 36) float32 MLP: the default IG (hence SI, saliency maps) equals the frozen copy exactly."""
+    model = MLP(seed=21).eval()
+    x = torch.randn(6, 1, 36, 36, generator=torch.Generator().manual_seed(21))
+    t = torch.arange(6) % 9
+    assert torch.equal(at.integrated_gradients(model, x, t, -0.42), _frozen_reference_ig(model, x, t, -0.42))
+    assert torch.equal(at.integrated_gradients(model, x, t, -0.42, method="reference"),
+                       _frozen_reference_ig(model, x, t, -0.42))
+
+
+def _sequential(mlp):
+    layers = [nn.Flatten()]
+    for i, lin in enumerate(mlp.layers):
+        layers += [lin] if i == len(mlp.layers) - 1 else [lin, nn.ReLU()]
+    return nn.Sequential(*layers).eval()
+
+
+def _fast_cases():
+    from empirical.engine.convnet import ConvNet
+    from empirical.engine.models import CNN
+    small = MLP(seed=22).double()
+    return {"MLP": small, "WT-R4": WeightTiedMLP(R4, seed=22).double(), "CNN": CNN(seed=22).double(),
+            "convnet": ConvNet(channels=(2, 3, 4), seed=22).double(), "sequential": _sequential(small),
+            "function": lambda v: small(v) * 1.0,
+            "rotated": lambda v: small(torch.rot90(v, 1, (-2, -1))),  # its input gradient is not contiguous
+            "torchscript": torch.jit.trace(_sequential(MLP(seed=22).double()), images(2))}
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("name", ["MLP", "WT-R4", "CNN", "convnet", "sequential", "function", "rotated",
+                                  "torchscript"])
+def test_fast_equals_the_reference_to_round_off(name):
+    model = _fast_cases()[name]
+    x, b = images(5, seed=23), images(1, seed=24)
+    t = torch.tensor([0, 3, 8, 2, 2])
+    ref = at.integrated_gradients(model, x, t, baseline=b, steps=13)
+    for kwargs in ({}, {"max_batch": 5}, {"fast": False}):  # max_batch < steps: a sample spread over chunks
+        fast = at.integrated_gradients(model, x, t, baseline=b, steps=13, method="fast", **kwargs)
+        torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-12)
+    si = at.saliency_invariance(model, x, R4, t, b, steps=13, method="fast")
+    torch.testing.assert_close(si, at.saliency_invariance(model, x, R4, t, b, steps=13), rtol=1e-9, atol=1e-12)
+
+
+def test_fast_keeps_nan_in_nan_out_per_sample():
+    model = small_mlp(25)
+    x, t = images(4, s=6, seed=25), torch.tensor([0, 1, 2, 3])
+    x[1, 0, 2, 2] = float("nan")
+    for fast in (True, False):
+        ig = at.integrated_gradients(model, x, t, steps=7, method="fast", fast=fast)
+        assert torch.isnan(ig[1]).all()
+        ok = torch.tensor([True, False, True, True])
+        torch.testing.assert_close(ig[ok], at.integrated_gradients(model, x[ok], t[ok], steps=7), rtol=1e-10,
+                                   atol=1e-13)
+    with pytest.raises(ValueError, match="reference, fast"):
+        at.integrated_gradients(model, x, t, method="exact")
