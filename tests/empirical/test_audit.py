@@ -57,8 +57,8 @@ def test_quick_end_to_end_on_the_suite_data_with_a_state_dict_and_its_factory(tm
     torch.save(paper_mlp().state_dict(), tmp_path / "weights.pt")
     out = tmp_path / "out"
     code, err = run(capsys, tmp_path / "weights.pt", "--factory", FACTORY, "--data", "mnist", "--data-dir", FIXTURE,
-                    "--groups", "R4", "D4", "--layers", "--lie", "rotation", "--quick", "--limit", "48", "--samples", "2",
-                    "--out", out)
+                    "--groups", "R4", "D4", "--layers", "--lie", "rotation", "--quick", "--limit", "48",
+                    "--samples", "2", "--out", out)
     assert code == 0, err
     names = sorted(p.name for p in out.iterdir())
     assert names == ["audit.json", "audit.md", "audit_distributions.png", "audit_layers.png", "audit_saliency_D4.png",

@@ -7,12 +7,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.ndimage import gaussian_filter
+from torch import nn
 
 from empirical.measure import attribution as at
 from empirical.measure.image_groups import act, image_group, inverse_act
 from empirical.engine.models import MLP, WeightTiedMLP
 from theory import groups
-from torch import nn
 
 R4, T3 = image_group("R4"), image_group("T3")
 
@@ -372,7 +372,7 @@ def _frozen_reference_ig(model, x, t, baseline, steps=50, max_batch=8192):
 
 
 def test_the_default_path_is_the_committed_numbers_bit_for_bit():
-    """The paper's (N, 1, 36, 36) float32 MLP: the default IG (hence SI, saliency maps) equals the frozen copy exactly."""
+    """The paper's (N, 1, 36, 36) float32 MLP: the default IG (so SI and the maps) equals the frozen copy exactly."""
     model = MLP(seed=21).eval()
     x = torch.randn(6, 1, 36, 36, generator=torch.Generator().manual_seed(21))
     t = torch.arange(6) % 9
