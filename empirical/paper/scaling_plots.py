@@ -41,6 +41,8 @@ def plot_scaling(data: dict[str, Any], path: Path) -> Path:
                     if not pts:
                         continue
                     n, mean, std = zip(*pts)
+                    if not filled:  # beside the base budget's mark at the same n, not hidden behind it
+                        n = [x * 1.15 for x in n]
                     ax.errorbar(n, mean, yerr=std, color=color, marker=marker, ms=5, capsize=2, lw=1.2 if filled else 0,
                                 mfc=color if filled else "none",
                                 label=name if filled else f"{name}, {2 * base:,} steps")
@@ -50,7 +52,7 @@ def plot_scaling(data: dict[str, Any], path: Path) -> Path:
             if log:
                 ax.set_yscale("log")
             ax.set_xscale("log")
-            ax.set_xlim(ns[0] / 1.5, ns[-1] * 1.5)
+            ax.set_xlim(ns[0] / 1.5, ns[-1] * 1.6)
             ax.grid(lw=0.3, alpha=0.5)
             if j == 0:
                 ax.set_ylabel(label)
@@ -70,8 +72,8 @@ def plot_scaling(data: dict[str, Any], path: Path) -> Path:
     width = 60 + 45 * len(groups)  # characters per caption line: about the figure's width
     note = textwrap.fill(f"Error bars: ± 1 standard deviation over seeds (population, ddof = 0; "
                          f"{', '.join(map(str, seeds))} seed(s) per point, see scaling.md). Every point: {base:,} "
-                         f"optimizer steps (open marks: twice that), batch {s['batch_size']}; test set "
-                         f"{s['n_test']:,}, validation {s['n_val']:,}, fixed for every n. Measured: "
+                         f"optimizer steps (open marks, drawn at 1.15 n: twice that), batch {s['batch_size']}; "
+                         f"test set {s['n_test']:,}, validation {s['n_val']:,}, fixed for every n. Measured: "
                          f"{sum(p['measured'] for p in data['plan'])} of the {sum(p['runs'] for p in data['plan'])} "
                          f"runs of the grid" + "".join(f"; {g}: nothing yet" for g in sorted(
                              {p['part'].split(':')[0] for p in data['plan']} - set(groups))) + ".", width)
