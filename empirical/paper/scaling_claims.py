@@ -247,8 +247,8 @@ def findings(doc: dict[str, Any] | None) -> list[tuple[str, str, str, str, str, 
         missing = [m for g in res for m in _missing(doc, g, every, ref)]
         unmeasured = [g for g in ("R4", "T3") if g not in res]
         if missing or unmeasured:
-            evidence = ("PARTIAL GRID, not yet measured: " + ", ".join(missing + [f"{g} (every cell)" for g in
-                                                                                   unmeasured])
+            absent = [f"{g} (none of the cells this claim needs)" for g in unmeasured]
+            evidence = ("PARTIAL GRID, not yet measured: " + ", ".join(missing + absent)
                         + f" (`{COMMAND}` resumes). " + evidence)
         found.append((cid, "issue 28", statement, verdict, evidence, COMMAND))
     return found

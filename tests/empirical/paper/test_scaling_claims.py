@@ -94,7 +94,7 @@ def test_claims_are_not_measured_without_their_rows_and_a_partial_grid_names_wha
     v = {f[0]: f for f in sc.findings(_doc(only_da))}
     assert v["scaling_da_si_rises"][3] == "holds" and v["scaling_linear_da_genuine"][3] == "not measured"
     assert v["scaling_budget_sufficient"][3] == "not measured"  # no doubled-budget rows
-    assert "PARTIAL GRID, not yet measured: T3 (every cell)" in v["scaling_da_si_rises"][4]
+    assert "PARTIAL GRID, not yet measured: T3 (none of the cells this claim needs)" in v["scaling_da_si_rises"][4]
     no_big = [r for r in _genuine("R4") + _genuine("T3") if not (r["kind"] == "WT" and r["n"] == 51_042)]
     gap = {f[0]: f for f in sc.findings(_doc(no_big))}["scaling_da_wt_accuracy_gap_closes"]
     assert "R4 WT n=51,042" in gap[4] and "T3 WT n=51,042" in gap[4]
