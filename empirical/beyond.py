@@ -27,15 +27,14 @@ import argparse
 import importlib
 import json
 import logging
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from empirical.paper.beyond_claims import BEYOND
-from empirical.cli import UsageError, add_arguments, command, parse_context
+from empirical.cli import UsageError, add_arguments, command, in_subfolder, parse_context
 from empirical.engine.context import Context, Scale, scale_tag
 from empirical.measure.groups import group_names
-from empirical.engine.store import StoreError, check_writable, write_json
+from empirical.engine.store import write_json
 from empirical.engine.store import combine_provenance
 
 __all__ = ["BEYOND", "STEPS", "CONVNET_STEPS", "TABLES", "plan", "comparison", "context", "main"]
@@ -129,12 +128,7 @@ def context(argv: list[str]) -> tuple[argparse.Namespace, Context]:
     """Parse ``argv``; the outputs go to ``--out``, else to <the commands' default out>/beyond (so only the paper's
     scale on the official data writes paper_figures/beyond/)."""
     args, ctx = parse_context(parser(), argv)
-    out = Path(args.out) if args.out is not None else ctx.out / BEYOND
-    try:
-        check_writable(out)
-    except StoreError as exc:
-        raise UsageError(str(exc)) from None
-    return args, replace(ctx, out=out)
+    return args, in_subfolder(args, ctx, BEYOND)
 
 
 @command

@@ -25,13 +25,13 @@ from empirical.engine.context import FULL, PAPER_OUT, QUICK, Context, scale_tag
 from empirical.engine.executors import EXECUTORS, WorkerDied, make_executor
 from empirical.engine.store import StoreError, check_writable, clean_orphans
 
-__all__ = ["add_arguments", "UsageError", "resolve_device", "context_from_args", "default_context", "parse_context",
-           "command"]
+__all__ = ["add_arguments", "positive_int", "UsageError", "resolve_device", "in_subfolder", "context_from_args",
+           "default_context", "parse_context", "command"]
 
 log = logging.getLogger("empirical")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     try:
         value = int(text)
@@ -46,22 +46,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options every experiment command takes."""
     parser.add_argument("--quick", action="store_true", help="small data and few epochs (minutes on a CPU)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
-    parser.add_argument("--seeds", type=_positive_int, default=None, help="training seeds per configuration (full: 4)")
-    parser.add_argument("--epochs", type=_positive_int, default=None, help="training epochs (full: 300)")
+    parser.add_argument("--seeds", type=positive_int, default=None, help="training seeds per configuration (full: 4)")
+    parser.add_argument("--epochs", type=positive_int, default=None, help="training epochs (full: 300)")
     parser.add_argument("--data-dir", default=None, help="folder with MNIST / Fashion-MNIST (else $INVARIANCE_DATA)")
     parser.add_argument("--out", default=None,
                         help=f"where figures and tables are written (default: {PAPER_OUT}/ at the paper's full "
                              "scale, else <cache-dir>/figures/<scale>/, so a trial run never replaces them)")
     parser.add_argument("--cache-dir", default=None, help="trained-run cache (default: $INVARIANCE_CACHE or runs/)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--stack", type=_positive_int, default=None,
+    parser.add_argument("--stack", type=positive_int, default=None,
                         help="runs trained together in one batched program (default: 1 on a CPU, one thread, so a "
                              "run's bits never depend on the others; 64 on CUDA). More is faster, and a run's last "
                              "bits then depend on its stack (recorded in its provenance)")
     parser.add_argument("--arch", default=DEFAULT_ARCH, choices=tuple(ARCHITECTURES),
                         help="the network (empirical.engine.architectures; default: the paper's mlp); outputs of another "
                              "architecture are named <output>_<arch>")
-    parser.add_argument("--workers", type=_positive_int, default=1,
+    parser.add_argument("--workers", type=positive_int, default=1,
                         help="train stacks in N local worker processes, one thread each (default 1: this process)")
     parser.add_argument("--executor", default="local", choices=EXECUTORS,
                         help="'submitit': submit each stack as a SLURM job (needs pip install -e \".[cluster]\")")
@@ -160,6 +160,17 @@ def parse_context(parser: argparse.ArgumentParser, argv: list[str] | None) -> tu
     except UsageError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def in_subfolder(args: argparse.Namespace, ctx: Context, folder: str) -> Context:
+    """``ctx`` writing into ``--out`` when given, else into ``folder`` under the commands' default out (so only the
+    paper's scale on the official data writes into paper_figures/<folder>/); UsageError when it cannot be written."""
+    out = Path(args.out) if args.out is not None else ctx.out / folder
+    try:
+        check_writable(out)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    return replace(ctx, out=out)
 
 
 def command(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:

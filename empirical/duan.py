@@ -34,7 +34,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from empirical.cli import UsageError, add_arguments, command, parse_context
+from empirical.cli import UsageError, add_arguments, command, parse_context, positive_int
 from empirical.engine.architectures import DEFAULT_ARCH
 from empirical.engine.context import PAPER_OUT
 from empirical.engine.store import StoreError, check_writable, clean_orphans, write_text
@@ -44,13 +44,6 @@ from empirical.paper.duan_report import markdown
 __all__ = ["parser", "main"]
 
 log = logging.getLogger("empirical")
-
-
-def _positive(text: str) -> int:
-    value = _count(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _count(text: str) -> int:
@@ -74,8 +67,8 @@ def parser() -> argparse.ArgumentParser:
                    help=f"one DA + MSE run continued this long, 0: none (full: {FULL.long_epochs}; --quick: 0)")
     p.add_argument("--redraw", action="store_true",
                    help="redraw the figures and README.md from the duan.json in the output folder; train nothing")
-    p.add_argument("--n-train", type=_positive, default=None, help=f"training images (full: {FULL.n_train}; --quick: "
-                   f"{QUICK.n_train})")
+    p.add_argument("--n-train", type=positive_int, default=None,
+                   help=f"training images (full: {FULL.n_train}; --quick: {QUICK.n_train})")
     return p
 
 

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import replace
 from pathlib import Path
 
-from empirical.cli import UsageError, add_arguments, command, parse_context
+from empirical.cli import UsageError, add_arguments, command, in_subfolder, parse_context
 from empirical.engine.context import FULL
-from empirical.engine.store import StoreError, check_writable, write_json, write_text
+from empirical.engine.store import write_json, write_text
 from empirical.paper.data_scaling import GROUPS, MAX, QUICK_SIZES, SIZES, document, plan, resolve_sizes, run_plan
 from empirical.paper.scaling_claims import FOLDER, OUTPUT, findings, scope_lines, table_markdown
 
@@ -77,12 +76,7 @@ def markdown(doc: dict, stem: str = OUTPUT) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Train the grid's parts in priority order, rewriting scaling.json, scaling.md and scaling.png after each."""
     args, ctx = parse_context(parser(), argv)
-    out = Path(args.out) if args.out is not None else ctx.out / FOLDER
-    try:
-        check_writable(out)
-    except StoreError as exc:
-        raise UsageError(str(exc)) from None
-    ctx = replace(ctx, out=out)
+    ctx = in_subfolder(args, ctx, FOLDER)
     default = SIZES if ctx.scale.n_train == FULL.n_train else QUICK_SIZES
     try:
         sizes = resolve_sizes(ctx, args.sizes or default)
@@ -101,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
 
         doc = document(ctx, sizes, records, planned)
         stem = ctx.stem(OUTPUT)  # scaling, or scaling_<arch> for another architecture
-        written[:] = [write_json(doc, out / f"{stem}.json")]
-        written.append(write_text(markdown(doc, stem), out / f"{stem}.md"))
-        written.append(plot_scaling(doc, out / f"{stem}.png"))
+        written[:] = [write_json(doc, ctx.out / f"{stem}.json")]
+        written.append(write_text(markdown(doc, stem), ctx.out / f"{stem}.md"))
+        written.append(plot_scaling(doc, ctx.out / f"{stem}.png"))
         log.info("part done: %d runs of the grid measured", len(records))
 
     run_plan(ctx, todo, planned, update)

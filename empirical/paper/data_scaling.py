@@ -25,7 +25,7 @@ the first K parts and rewrites its outputs after each one; the run store makes i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
 from empirical.data.transforming import pool_size

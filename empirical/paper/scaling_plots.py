@@ -60,7 +60,7 @@ def plot_scaling(data: dict[str, Any], path: Path) -> Path:
                 ax.set_title(g, fontsize=10)
             if i == len(panels) - 1:
                 ax.set_xlabel("training images n (log)")
-    handles, labels = {}, []
+    handles = {}
     for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
