@@ -1,20 +1,23 @@
 """Does data augmentation learn genuine invariance with more data? DA, WT, IR and a deep linear DA against n.
 
     python -m empirical.scaling [--quick] [--groups R4 T3] [--sizes 1000 3000 10000 30000 max] [--parts K]
-                                [--seeds S] [--workers N] [--out DIR] [--cache-dir runs]
+                                [--reduced] [--arch cnn] [--seeds S] [--workers N] [--out DIR] [--cache-dir runs]
 
 Table 1's mlp trained by DA, WT and IR (LI at the nu Table 1's tuning chose: R4 1, T3 30), and the mlp without its
-ReLUs trained by DA, on nested training sets of n Transforming-MNIST images with fixed validation (2,000) and test
-(10,000) sets, every run at Table 1's step budget (6,000 optimizer steps) whatever n; a doubled budget at the
-largest n. ``empirical.paper.data_scaling`` describes the grid, ``empirical.paper.scaling_claims`` the claims and
-their criteria (fixed before the runs).
+ReLUs trained by DA (``--arch cnn``: the paper's cnn by DA, WT and IR at its own Table 1 nu, R4 30, T3 30), on
+nested training sets of n Transforming-MNIST images with fixed validation (2,000) and test (10,000) sets, every run
+at Table 1's step budget (6,000 optimizer steps) whatever n; a doubled budget at the largest n.
+``empirical.paper.data_scaling`` describes the grid, ``empirical.paper.scaling_claims`` the claims and their
+criteria (fixed before the runs).
 
 The grid is a priority order of parts (each group's first seed of DA and linear DA, WT and IR at the smallest, the
-largest and Table 1's n, a second seed, the doubled budget; then the rest, up to ``--seeds``); ``--parts K`` stops
-after the first K (0: list them and train nothing). After every part the outputs are rewritten from every run of the
-grid in the run store: ``scaling.json``, ``scaling.md`` and ``scaling.png`` in ``<out>/data_scaling/``. Only the
-full scale on the official data writes into ``paper_figures/data_scaling/`` by default; ``--quick`` (sizes 300, 1000,
-3000; 100 steps) writes into ``<cache>/figures/quick/data_scaling/``. Rerunning resumes (the runs are cached).
+largest and Table 1's n, a second seed, the doubled budget; WT and IR at the other n and a second seed at the
+extreme sizes; then the rest, up to ``--seeds``); ``--parts K`` stops after the first K (0: list them and train
+nothing), ``--reduced`` after the reduced design (every kind at every n, two seeds at the extreme sizes). After
+every part the outputs are rewritten from every run of the grid in the run store: ``scaling.json``, ``scaling.md``
+and ``scaling.png`` (``scaling_cnn.*`` for the cnn) in ``<out>/data_scaling/``. Only the full scale on the official
+data writes into ``paper_figures/data_scaling/`` by default; ``--quick`` (sizes 300, 1000, 3000; 100 steps) writes
+into ``<cache>/figures/quick/data_scaling/``. Rerunning resumes (the runs are cached).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from pathlib import Path
 from empirical.cli import UsageError, add_arguments, command, in_subfolder, parse_context
 from empirical.engine.context import FULL
 from empirical.engine.store import write_json, write_text
-from empirical.paper.data_scaling import GROUPS, MAX, QUICK_SIZES, SIZES, document, plan, resolve_sizes, run_plan
+from empirical.paper.data_scaling import (GROUPS, MAX, NU, QUICK_SIZES, REDUCED_STAGES, SIZES, document, plan,
+                                         resolve_sizes, run_plan)
 from empirical.paper.scaling_claims import FOLDER, OUTPUT, findings, scope_lines, table_markdown
 
 __all__ = ["main"]
@@ -57,6 +61,9 @@ def parser() -> argparse.ArgumentParser:
                         f"{' '.join(map(str, SIZES))}; --quick: {' '.join(map(str, QUICK_SIZES))})")
     p.add_argument("--parts", type=int, default=None,
                    help="run only the first K parts of the grid's priority order (0: list them; default: all)")
+    p.add_argument("--reduced", action="store_true",
+                   help="run only the reduced design: every kind at every n, two seeds at the extreme sizes (issue "
+                        "28's design when the whole grid passes ~10 core-hours)")
     return p
 
 
@@ -82,8 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         sizes = resolve_sizes(ctx, args.sizes or default)
     except ValueError as exc:
         raise UsageError(f"--sizes: {exc}") from None
+    if ctx.arch not in NU:
+        raise UsageError(f"--arch {ctx.arch}: the grid has no Table 1 nu for it; choose --arch {' or '.join(NU)}")
     planned = plan(ctx, GROUPS, sizes)
-    chosen = [p for p in planned if p.name.split(":")[0] in args.groups]
+    chosen = [p for p in planned if p.name.split(":")[0] in args.groups
+              and (not args.reduced or p.stage in REDUCED_STAGES)]
     todo = chosen if args.parts is None else chosen[:max(args.parts, 0)]
     for i, p in enumerate(chosen):
         log.info("part %d/%d%s: %s (%d runs)", i + 1, len(chosen), "" if p in todo else " (not run)", p.name,

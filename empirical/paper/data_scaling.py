@@ -13,7 +13,8 @@ deep linear network, trained by DA), on Transforming-MNIST with nested training 
   FIXED STEP BUDGET: ``epochs`` x :data:`STEPS_PER_EPOCH` optimizer steps whatever n (300 x 20 = 6,000 at the full
   scale: Table 1's budget, 300 epochs of ceil(10,000 / 512) = 20 steps), validation every 20 steps, so a trend in n
   cannot come from training longer. The batches stream through passes (``RunConfig.steps_per_epoch``).
-- IR: the logit invariance error at the nu Table 1's tuning chose for each group (:data:`NU`), not retuned per n.
+- IR: the logit invariance error at the nu Table 1's tuning chose for each architecture and group (:data:`NU`), not
+  retuned per n.
 - Metrics (``evaluate`` with "orbit_acc"): accuracy, LI, DI, NLI (LI over the logits' own squared norm), SI,
   sigma_max(J), the orbit accuracy (every orbit member classified correctly), the orbit agreement (every orbit member
   given one class) and the logits' mean squared norm, on the fixed test set.
@@ -36,13 +37,16 @@ from empirical.engine.training import RunConfig, load_result, provenance
 from empirical.paper.scaling_claims import FOLDER, OUTPUT, reference_sizes
 
 __all__ = ["NU", "NU_SOURCE", "GROUPS", "KINDS", "MAX", "SIZES", "QUICK_SIZES", "STEPS_PER_EPOCH", "TEST_CAP",
-           "METRICS", "Part", "split_sizes", "resolve_sizes", "reference_sizes", "config", "plan", "kind_of",
-           "collect", "run_plan", "rows", "scale_doc", "document", "OUTPUT", "FOLDER"]
+           "METRICS", "REDUCED_STAGES", "Part", "split_sizes", "resolve_sizes", "reference_sizes", "config", "kinds",
+           "plan", "kind_of", "collect", "run_plan", "rows", "scale_doc", "document", "OUTPUT", "FOLDER"]
 
-# Table 1's tuned IR weight per group: paper_figures/table1.json, "tuning" -> "chosen_nu" (LI, validation SI >= 0.95)
-NU = {"R4": 1.0, "T3": 30.0}
-NU_SOURCE = "Table 1's tuning (paper_figures/table1.json: tuning -> chosen_nu, IR-LI, validation SI >= 0.95)"
-GROUPS = tuple(NU)
+# Table 1's tuned IR weight per architecture and group: "tuning" -> "chosen_nu" (LI, validation SI >= 0.95) of
+# paper_figures/table1.json (mlp) and paper_figures/beyond/table1_cnn.json (cnn)
+NU = {"mlp": {"R4": 1.0, "T3": 30.0}, "cnn": {"R4": 30.0, "T3": 30.0}}
+NU_SOURCE = {arch: f"{'the cnn' if arch == 'cnn' else 'Table 1'}'s tuning (paper_figures/{path}: tuning -> chosen_nu, "
+                   f"IR-LI, validation SI >= 0.95)"
+             for arch, path in (("mlp", "table1.json"), ("cnn", "beyond/table1_cnn.json"))}
+GROUPS = ("R4", "T3")
 KINDS = ("DA", "DA-linear", "WT", "IR")  # DA-linear: the mlp without its ReLUs (activation 'linear'), trained by DA
 MAX = "max"  # the largest training set the pool allows
 SIZES = (1000, 3000, 10_000, 30_000, MAX)
@@ -51,6 +55,7 @@ STEPS_PER_EPOCH = 20  # Table 1's: ceil(10,000 / 512); 300 epochs of it are Tabl
 TEST_CAP = 10_000  # the test set (the scale's n_test, at most this)
 METRICS = ("acc", "LI", "DI", "NLI", "SI", "sigma_max_J", *ORBIT_CONSISTENCY)
 EVAL_METRICS = ("orbit", "SI", "J", "orbit_acc")
+REDUCED_STAGES = (1, 2)  # the plan's stages that make the reduced design (two seeds at the extreme sizes)
 
 
 def split_sizes(ctx: Context) -> tuple[int, int]:
@@ -76,7 +81,9 @@ def config(ctx: Context, group: str, kind: str, n: int, seed: int, budget: int =
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; choose one of {KINDS}")
     model = {"DA-linear": "DA"}.get(kind, kind)
-    kw: dict[str, Any] = {"form": "LI", "nu": NU[group]} if kind == "IR" else {}
+    if ctx.arch not in NU:
+        raise ValueError(f"the grid has no Table 1 nu for the {ctx.arch}; choose --arch {' or '.join(NU)}")
+    kw: dict[str, Any] = {"form": "LI", "nu": NU[ctx.arch][group]} if kind == "IR" else {}
     if kind == "DA-linear":
         kw["activation"] = "linear"
     n_val, n_test = split_sizes(ctx)
@@ -91,36 +98,51 @@ class Part:
 
     name: str
     configs: tuple[RunConfig, ...]
+    stage: int = 1  # 1-2: the reduced design; 3: the rest of the full one
+
+
+def kinds(arch: str) -> tuple[str, ...]:
+    """The kinds the grid trains for ``arch``: linear DA only for the mlp (the paper's depth without its ReLUs)."""
+    return KINDS if arch == "mlp" else tuple(k for k in KINDS if k != "DA-linear")
 
 
 def plan(ctx: Context, groups: Iterable[str], sizes: list[int]) -> list[Part]:
-    """The grid as a priority order (parts with no run left out): for each group, in order,
+    """The grid as a priority order (parts with no run left out). Stage 1, for each group in order:
 
-    1. DA and linear DA, seed 0, every n;  2. WT and IR, seed 0, the reference sizes (:func:`reference_sizes`);
-    3. DA and linear DA, seed 1, every n;  4. the doubled budget: DA and linear DA at the largest n, seeds 0-1;
-    then for each group 5. WT and IR, seed 0, the other n;  6. WT and IR, seed 1, every n;  7. DA and linear DA,
-    seeds 2.., every n;  8. WT and IR, seeds 2.., every n (seeds up to the scale's ``seeds``).
+    1. DA (and linear DA), seed 0, every n;  2. WT and IR, seed 0, the reference sizes (:func:`reference_sizes`);
+    3. DA (and linear DA), seed 1, every n;  4. the doubled budget: DA (and linear DA) at the largest n, seeds 0-1.
+
+    Stage 2, for each group: 5. WT and IR, seed 0, the other n;  6. WT and IR, seed 1, the smallest and largest n.
+    Stages 1-2 are the REDUCED design (every kind at every n, two seeds at the extreme sizes), which issue 28 allows
+    when the whole grid passes about 10 core-hours. Stage 3, for each group: 7. WT and IR, seed 1, the other n;
+    8. DA (and linear DA), seeds 2.., every n;  9. WT and IR, seeds 2.., every n (seeds up to the scale's ``seeds``).
     """
     seeds = list(range(ctx.scale.seeds))
-    ref = reference_sizes(sizes)
-    da, ref_kinds = ("DA", "DA-linear"), ("WT", "IR")
+    ref, ends = reference_sizes(sizes), sorted({sizes[0], sizes[-1]})
+    da, ref_kinds = tuple(k for k in kinds(ctx.arch) if k.startswith("DA")), ("WT", "IR")
+    da_name = "DA and linear DA" if len(da) == 2 else "DA"
 
-    def part(name: str, g: str, kinds, ns, ss, budget: int = 1) -> Part:
-        return Part(f"{g}: {name}", tuple(config(ctx, g, k, n, s, budget) for s in ss for n in ns for k in kinds))
+    def part(stage: int, name: str, g: str, kinds_, ns, ss, budget: int = 1) -> Part:
+        return Part(f"{g}: {name}", tuple(config(ctx, g, k, n, s, budget) for s in ss for n in ns for k in kinds_),
+                    stage)
 
-    first, later = [], []
+    def n_list(ns) -> str:
+        return "n = " + ", ".join(map(str, ns))
+
+    stages: dict[int, list[Part]] = {1: [], 2: [], 3: []}
     for g in groups:
-        first += [part("DA and linear DA, seed 0, every n", g, da, sizes, seeds[:1]),
-                  part("WT and IR, seed 0, n = " + ", ".join(map(str, ref)), g, ref_kinds, ref, seeds[:1]),
-                  part("DA and linear DA, seed 1, every n", g, da, sizes, seeds[1:2]),
-                  part(f"doubled budget: DA and linear DA, n = {sizes[-1]}, seeds 0-1", g, da, sizes[-1:], seeds[:2],
-                       budget=2)]
-        rest = [n for n in sizes if n not in ref]
-        later += [part("WT and IR, seed 0, n = " + ", ".join(map(str, rest)), g, ref_kinds, rest, seeds[:1]),
-                  part("WT and IR, seed 1, every n", g, ref_kinds, sizes, seeds[1:2]),
-                  part("DA and linear DA, seeds 2+, every n", g, da, sizes, seeds[2:]),
-                  part("WT and IR, seeds 2+, every n", g, ref_kinds, sizes, seeds[2:])]
-    return [p for p in first + later if p.configs]
+        rest, middle = [n for n in sizes if n not in ref], [n for n in sizes if n not in ends]
+        stages[1] += [part(1, f"{da_name}, seed 0, every n", g, da, sizes, seeds[:1]),
+                      part(1, f"WT and IR, seed 0, {n_list(ref)}", g, ref_kinds, ref, seeds[:1]),
+                      part(1, f"{da_name}, seed 1, every n", g, da, sizes, seeds[1:2]),
+                      part(1, f"doubled budget: {da_name}, n = {sizes[-1]}, seeds 0-1", g, da, sizes[-1:],
+                           seeds[:2], budget=2)]
+        stages[2] += [part(2, f"WT and IR, seed 0, {n_list(rest)}", g, ref_kinds, rest, seeds[:1]),
+                      part(2, f"WT and IR, seed 1, {n_list(ends)}", g, ref_kinds, ends, seeds[1:2])]
+        stages[3] += [part(3, f"WT and IR, seed 1, {n_list(middle)}", g, ref_kinds, middle, seeds[1:2]),
+                      part(3, f"{da_name}, seeds 2+, every n", g, da, sizes, seeds[2:]),
+                      part(3, "WT and IR, seeds 2+, every n", g, ref_kinds, sizes, seeds[2:])]
+    return [p for st in (1, 2, 3) for p in stages[st] if p.configs]
 
 
 def kind_of(c: RunConfig) -> str:
@@ -202,7 +224,7 @@ def document(ctx: Context, sizes: list[int], records: list[dict[str, Any]], plan
     return {
         "scale": scale_doc(ctx, sizes), "scale_tag": "full" if ctx.scale == FULL else scale_tag(ctx.scale),
         "device": str(ctx.device), "provenance": provenance(ctx.device), "arch": ctx.arch,
-        "nu": dict(NU), "nu_source": NU_SOURCE,
+        "nu": dict(NU[ctx.arch]), "nu_source": NU_SOURCE[ctx.arch],
         "split": (f"nested: one permutation (data seed 0) of the MNIST pool without class 9; validation = its first "
                   f"{n_val:,}, test = the next {n_test:,}, training = the next n (nested sets); the same validation "
                   f"and test images, group elements and normalization (the whole training pool's mean and std) for "
@@ -210,8 +232,8 @@ def document(ctx: Context, sizes: list[int], records: list[dict[str, Any]], plan
         "budget": (f"{ctx.scale.epochs * STEPS_PER_EPOCH:,} optimizer steps for every n ({ctx.scale.epochs} epochs of "
                    f"{STEPS_PER_EPOCH} steps, validation after each; batch {RunConfig.batch_size}, Adam "
                    f"{RunConfig.lr:g}, best validation accuracy); the doubled budget: twice the steps"),
-        "plan": [{"part": p.name, "runs": len(p.configs), "measured": sum(c.key() in have for c in p.configs)}
-                 for p in planned],
+        "plan": [{"part": p.name, "runs": len(p.configs), "measured": sum(c.key() in have for c in p.configs),
+                  "reduced": p.stage in REDUCED_STAGES} for p in planned],
         "training_seconds": sum(r["seconds"] for r in records),
         "rows": rows(records),
     }

@@ -22,8 +22,9 @@ from typing import Any, Callable
 
 from empirical.paper.verdicts import judge
 
-__all__ = ["FOLDER", "OUTPUT", "COMMAND", "SI_WT_LIKE", "MARGIN", "CLAIMS", "load", "reference_sizes", "series",
-           "difference", "trend", "moves", "findings", "scaling_findings", "scaling_markdown", "table_markdown", "scope_lines"]
+__all__ = ["FOLDER", "OUTPUT", "COMMAND", "ARCHS", "SI_WT_LIKE", "MARGIN", "CLAIMS", "load", "reference_sizes",
+           "series", "difference", "trend", "moves", "findings", "scaling_findings", "scaling_markdown",
+           "table_markdown", "scope_lines"]
 
 FOLDER = "data_scaling"  # the sub-folder of the outputs folder
 OUTPUT = "scaling"  # the outputs' stem: scaling.json, scaling.md, scaling.png
@@ -31,14 +32,23 @@ COMMAND = "python -m empirical.scaling"
 SI_WT_LIKE = 0.9  # "WT-like invariance": the threshold of the ir_resembles_wt claim of Table 1
 MARGIN = 2.0  # a change counts only beyond MARGIN seed standard deviations
 BUDGET_METRICS = ("acc", "NLI", "SI")  # the claims' metrics, checked against a doubled step budget
+ARCHS = ("mlp", "cnn")  # the architectures the grid is judged on; linear DA (and its claims) only for the mlp
 
 Series = list[tuple[int, float, float, int]]  # (n, mean, std, seeds) by increasing n
 
 
-def load(out: Path) -> dict[str, Any] | None:
-    """``out/data_scaling/scaling.json``, or None."""
-    path = Path(out) / FOLDER / f"{OUTPUT}.json"
+def load(out: Path, arch: str = "mlp") -> dict[str, Any] | None:
+    """``out/data_scaling/scaling.json`` (``scaling_<arch>.json`` for an architecture other than the mlp), or None."""
+    path = Path(out) / FOLDER / f"{_stem(arch)}.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def _stem(arch: str) -> str:
+    return OUTPUT if arch == "mlp" else f"{OUTPUT}_{arch}"
+
+
+def _command(arch: str) -> str:
+    return COMMAND if arch == "mlp" else f"{COMMAND} --arch {arch}"
 
 
 def reference_sizes(sizes: list[int]) -> list[int]:
@@ -225,22 +235,34 @@ def _missing(doc: dict[str, Any], group: str, every: tuple[str, ...], ref: tuple
 
 
 def scaling_findings(out: Path) -> list[tuple[str, str, str, str, str, str]]:
-    """(id, source, statement, verdict, evidence, command) of every data-scaling claim, judged on ``out/data_scaling``."""
-    return findings(load(out))
+    """(id, source, statement, verdict, evidence, command) of every data-scaling claim, judged on ``out/data_scaling``:
+    the mlp's (every claim, 'not measured' without its output), then each other architecture's whose output exists."""
+    found = findings(load(out))
+    for arch in ARCHS[1:]:
+        doc = load(out, arch)
+        if doc is not None:
+            found += findings(doc, arch)
+    return found
 
 
-def findings(doc: dict[str, Any] | None) -> list[tuple[str, str, str, str, str, str]]:
-    """:func:`scaling_findings` on a scaling.json document (None: every claim 'not measured')."""
+def findings(doc: dict[str, Any] | None, arch: str = "mlp") -> list[tuple[str, str, str, str, str, str]]:
+    """:func:`scaling_findings` on one scaling document (None: every claim 'not measured'). For an architecture other
+    than the mlp the ids end in ``_<arch>``, the statements name it, and the linear network's claims are left out."""
     found = []
+    command = _command(arch)
     for cid, statement, test, every, ref in CLAIMS:
+        if arch != "mlp":
+            if "DA-linear" in every + ref or cid == "scaling_linear_da_genuine":
+                continue
+            cid, statement = f"{cid}_{arch}", f"({arch}) {statement}"
         if doc is None:
-            found.append((cid, "issue 28", statement, "not measured", f"run `{COMMAND}` first", COMMAND))
+            found.append((cid, "issue 28", statement, "not measured", f"run `{command}` first", command))
             continue
         groups = sorted({r["group"] for r in doc["rows"]})
         res = {g: r for g in groups if (r := test(doc, g)) is not None}
         if not res:
-            found.append((cid, "issue 28", statement, "not measured", f"its rows are absent: run `{COMMAND}`",
-                          COMMAND))
+            found.append((cid, "issue 28", statement, "not measured", f"its rows are absent: run `{command}`",
+                          command))
             continue
         verdict = judge({g: ok for g, (ok, _) in res.items()})
         evidence = "; ".join(f"{g}: {e}" for g, (_, e) in res.items())
@@ -249,8 +271,8 @@ def findings(doc: dict[str, Any] | None) -> list[tuple[str, str, str, str, str, 
         if missing or unmeasured:
             absent = [f"{g} (none of the cells this claim needs)" for g in unmeasured]
             evidence = ("PARTIAL GRID, not yet measured: " + ", ".join(missing + absent)
-                        + f" (`{COMMAND}` resumes). " + evidence)
-        found.append((cid, "issue 28", statement, verdict, evidence, COMMAND))
+                        + f" (`{command}` resumes). " + evidence)
+        found.append((cid, "issue 28", statement, verdict, evidence, command))
     return found
 
 
@@ -279,31 +301,43 @@ def table_markdown(doc: dict[str, Any]) -> list[str]:
 def scope_lines(doc: dict[str, Any]) -> list[str]:
     """What was measured and what not: the split, the budget, the nu, the plan's parts with their runs measured."""
     hours = doc.get("training_seconds", 0.0) / 3600
-    lines = [f"- Scale **{doc.get('scale_tag', '?')}**, architecture `{doc.get('arch', 'mlp')}` (the cnn is out of "
-             f"scope of this grid), Transforming-MNIST, device `{doc.get('device')}`.",
+    arch = doc.get("arch", "mlp")
+    linear = "; the linear network (DA without ReLUs) only for the mlp" if arch != "mlp" else ""
+    lines = [f"- Scale **{doc.get('scale_tag', '?')}**, architecture `{arch}`{linear}, Transforming-MNIST, device "
+             f"`{doc.get('device')}`.",
              f"- Split: {doc['split']}.", f"- Budget: {doc['budget']}.",
              f"- IR's nu: {', '.join(f'{g} {v:g}' for g, v in doc['nu'].items())}, from {doc['nu_source']}; not "
              f"retuned per n.",
              f"- Training cost of the runs measured: {doc.get('training_seconds', 0.0):,.0f} s = {hours:.2f} "
              f"core-hours (each run's recorded seconds, one thread; evaluation not counted).",
              "- The grid, in priority order (runs measured / planned):"]
-    lines += [f"  - {p['part']}: {p['measured']}/{p['runs']}" for p in doc["plan"]]
+    lines += [f"  - {p['part']}: {p['measured']}/{p['runs']}" + (" (reduced design)" if p.get("reduced") else "")
+              for p in doc["plan"]]
     return lines
 
 
 def scaling_markdown(out: Path) -> str:
-    """The README section on the data-scaling experiment: scope, the figure, the table and the verdicts."""
+    """The README section on the data-scaling experiment: per architecture measured, its scope, figure, table and
+    verdicts."""
     head = [f"## Does DA learn genuine invariance with more data? (`{COMMAND}`)", ""]
     doc = load(out)
     if doc is None:
         return "\n".join(head + [f"Not measured yet: run `{COMMAND}` (outputs in `{FOLDER}/`).", ""])
     lines = head + ["Duan & Montúfar (2026, §6) suggest that nonlinear networks may learn invariance by data "
                     "augmentation when trained with enough data. Table 1's models on nested training sets of n "
-                    f"images at a fixed step budget; every number below is read from `{FOLDER}/{OUTPUT}.json`.", "",
-                    *scope_lines(doc), "", f"![SI and NLI against n]({FOLDER}/{OUTPUT}.png)", "",
-                    *table_markdown(doc), "", "The claims, each with a criterion fixed before the runs:", "",
-                    "| claim | verdict | evidence |", "|---|---|---|"]
-    for _, _, statement, verdict, evidence, _ in findings(doc):
-        cells = [statement, f"**{verdict}**", evidence]
-        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+                    f"images at a fixed step budget; every number below is read from `{FOLDER}/`.", ""]
+    for arch in ARCHS:
+        doc = load(out, arch)
+        if doc is None:
+            lines += [f"### The {arch}: not measured yet (`{_command(arch)}`)", ""]
+            continue
+        stem = _stem(arch)
+        lines += [f"### The {arch} (`{_command(arch)}`, `{FOLDER}/{stem}.json`)", "", *scope_lines(doc), "",
+                  f"![SI and NLI against n, {arch}]({FOLDER}/{stem}.png)", "", *table_markdown(doc), "",
+                  "The claims, each with a criterion fixed before the runs:", "", "| claim | verdict | evidence |",
+                  "|---|---|---|"]
+        for _, _, statement, verdict, evidence, _ in findings(doc, arch):
+            cells = [statement, f"**{verdict}**", evidence]
+            lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+        lines.append("")
+    return "\n".join(lines)

@@ -32,7 +32,7 @@ def test_the_grid_is_a_priority_order_at_one_step_budget(tmp_path):
     assert names[:4] == ["R4: DA and linear DA, seed 0, every n", "R4: WT and IR, seed 0, n = 1000, 10000, 51042",
                          "R4: DA and linear DA, seed 1, every n",
                          "R4: doubled budget: DA and linear DA, n = 51042, seeds 0-1"]
-    assert [n.split(":")[0] for n in names[4:8]] == ["T3"] * 4 and len(names) == 16
+    assert [n.split(":")[0] for n in names[4:8]] == ["T3"] * 4 and len(names) == 18
     configs = [c for p in parts for c in p.configs]
     assert len({c.key() for c in configs}) == len(configs)  # no run planned twice
     assert all(c.split == "nested" and c.steps_per_epoch == 20 and (c.n_val, c.n_test) == (2000, 10_000)
@@ -43,18 +43,36 @@ def test_the_grid_is_a_priority_order_at_one_step_budget(tmp_path):
     assert {ds.kind_of(c) for c in doubled} == {"DA", "DA-linear"} and {c.seed for c in doubled} == {0, 1}
     for c in configs:
         assert (c.activation == "linear") == (ds.kind_of(c) == "DA-linear")
-        assert c.nu == (ds.NU[c.group] if c.model == "IR" else 0.0) and c.form == ("LI" if c.model == "IR" else "")
+        assert c.nu == (ds.NU["mlp"][c.group] if c.model == "IR" else 0.0) and c.form == ("LI" if c.model == "IR" else "")
     # every kind at every n and every seed, once the whole order has run
     cells = {(c.group, ds.kind_of(c), c.n_train, c.seed) for c in configs if c.epochs == 300}
     assert cells == {(g, k, n, s) for g in ds.GROUPS for k in ds.KINDS for n in sizes for s in range(4)}
+    # the reduced design comes first: every kind at every n with seed 0, seeds 0-1 at the smallest and largest n
+    reduced = [p for p in parts if p.stage in ds.REDUCED_STAGES]
+    assert parts[:len(reduced)] == reduced and len(reduced) == 12
+    cells = {(c.group, ds.kind_of(c), c.n_train, c.seed) for p in reduced for c in p.configs if c.epochs == 300}
+    assert {(g, k, n, 0) for g in ds.GROUPS for k in ds.KINDS for n in sizes} <= cells
+    assert {(g, k, n, 1) for g in ds.GROUPS for k in ds.KINDS for n in (1000, 51_042)} <= cells
+    assert not any(s >= 2 for *_, s in cells)
+
+
+def test_the_cnn_grid_has_no_linear_network_and_takes_the_cnns_nu(tmp_path):
+    ctx = replace(_ctx(tmp_path), arch="cnn")
+    configs = [c for p in ds.plan(ctx, ds.GROUPS, [1000, 51_042]) for c in p.configs]
+    assert {ds.kind_of(c) for c in configs} == {"DA", "WT", "IR"} and {c.arch for c in configs} == {"cnn"}
+    assert {(c.group, c.nu) for c in configs if c.model == "IR"} == {("R4", 30.0), ("T3", 30.0)}
+    with pytest.raises(ValueError, match="choose --arch mlp or cnn"):
+        ds.config(replace(ctx, arch="convnet"), "R4", "DA", 1000, 0)
     # not Table 1's runs: the data differ (nested split, 10,000 test images), so are the keys
     table1 = ctx.config(group="R4", model="DA", seed=0)
     assert ds.config(ctx, "R4", "DA", 10_000, 0).key() != table1.key()
 
 
 def test_ir_takes_the_nu_of_table_1s_tuning():
-    doc = json.loads((ROOT / "paper_figures" / "table1.json").read_text())
-    assert {t["group"]: t["chosen_nu"] for t in doc["tuning"] if t["form"] == "LI"} == ds.NU
+    for arch, path in (("mlp", "table1.json"), ("cnn", "beyond/table1_cnn.json")):
+        doc = json.loads((ROOT / "paper_figures" / path).read_text())
+        chosen = {t["group"]: t["chosen_nu"] for t in doc["tuning"] if t["form"] == "LI"}
+        assert {g: chosen[g] for g in ds.GROUPS} == ds.NU[arch] and path in ds.NU_SOURCE[arch]
 
 
 TINY = Scale(n_train=0, n_val=40, n_test=60, epochs=1, n_saliency=4, n_jacobian=4, ig_steps=2, seeds=2)

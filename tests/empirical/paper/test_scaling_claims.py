@@ -121,6 +121,25 @@ def test_figure_and_markdown(tmp_path):
     assert "Not measured yet" in sc.scaling_markdown(tmp_path / "elsewhere")
 
 
+def test_the_cnn_is_judged_by_the_same_criteria_under_its_own_ids_without_the_linear_claims(tmp_path):
+    rows = [r for r in _genuine("R4") + _genuine("T3", False) if r["kind"] != "DA-linear"]
+    doc = {**_doc(rows), "arch": "cnn"}
+    cnn = {f[0]: f for f in sc.findings(doc, "cnn")}
+    mlp = {f[0]: f for f in sc.findings({**doc, "arch": "mlp"})}
+    assert set(cnn) == {f"{c}_cnn" for c in mlp if "linear" not in c}  # the linear network is the mlp's alone
+    for cid, f in cnn.items():  # the same verdict and evidence as the mlp's claim on the same rows
+        assert f[3:5] == mlp[cid.removesuffix("_cnn")][3:5] and f[2].startswith("(cnn) ")
+    assert cnn["scaling_da_si_rises_cnn"][3] == "holds only for R4" and "--arch cnn" in cnn["scaling_da_si_rises_cnn"][5]
+    (tmp_path / "data_scaling").mkdir()
+    (tmp_path / "data_scaling" / "scaling.json").write_text(json.dumps(_doc(_genuine("R4") + _genuine("T3"))))
+    assert [f[0] for f in sc.scaling_findings(tmp_path)] == [c[0] for c in sc.CLAIMS]  # no cnn output: not listed
+    (tmp_path / "data_scaling" / "scaling_cnn.json").write_text(json.dumps(doc))
+    assert [f[0] for f in sc.scaling_findings(tmp_path)][len(sc.CLAIMS):] == list(cnn)
+    md = sc.scaling_markdown(tmp_path)
+    assert "### The mlp" in md and "### The cnn (`python -m empirical.scaling --arch cnn`" in md
+    assert "(data_scaling/scaling_cnn.png)" in md and "architecture `cnn`; the linear network" in md
+
+
 def test_the_report_puts_the_scaling_claims_in_the_ledger(tmp_path):
     from empirical import report
 
