@@ -87,7 +87,8 @@ def test_the_vmap_and_the_per_sample_jacobians_agree(c, a, s):
     vm = jacobian_sigma_max(model, x, method="vmap")
     loop = jacobian_sigma_max(model, x, method="loop")
     torch.testing.assert_close(loop, vm, rtol=1e-6, atol=0)
-    assert (vm > 0).all()
+    # not vacuous; a single sample may honestly score 0: every ReLU dead there (hypothesis found mlp, seed 6010)
+    assert (vm > 0).any()
 
 
 @pytest.mark.parametrize("label, rep, channels", CASES, ids=[c[0] for c in CASES])
