@@ -39,7 +39,8 @@ from empirical.engine.runs import train_data  # noqa: E402
 from empirical.measure.image_groups import image_group  # noqa: E402
 from empirical.measure.invariance import invariance_from_logits  # noqa: E402
 from empirical.engine.models import MLP, WeightTiedMLP  # noqa: E402
-from empirical.engine.training import RunConfig, train_stack, training_macs  # noqa: E402
+from empirical.engine.config import RunConfig
+from empirical.engine.training import train_stack, training_macs  # noqa: E402
 
 
 CLOCK = time.perf_counter  # --clock cpu: time.process_time, so other processes' time slices do not count

@@ -28,7 +28,8 @@ import torch  # noqa: E402
 from empirical.engine.runs import train_data  # noqa: E402
 from empirical.data.transforming import transforming  # noqa: E402
 from empirical.measure.groups import image_group  # noqa: E402
-from empirical.engine.training import RunConfig, train_stack  # noqa: E402
+from empirical.engine.config import RunConfig
+from empirical.engine.training import train_stack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,7 +100,7 @@ def beyond_configs(folder: Path) -> dict[tuple[str, str], set[RunConfig]]:
 def measured_beyond(folder: Path, cache: Path) -> None:
     """Print the training core-hours each cached run of the committed beyond grid recorded (its stack's wall time
     on one thread, shared among the stack's runs), by arch x group, and the runs missing from ``cache``."""
-    from empirical.engine.training import load_result
+    from empirical.engine.results import load_result
 
     total, runs, missing = 0.0, 0, 0
     for (arch, group), configs in sorted(beyond_configs(folder).items()):
@@ -133,7 +134,8 @@ def eval_seconds(group: str, model: str, arch: str = "mlp") -> float:
     from empirical.cli import default_context
     from empirical.engine.evaluation import evaluate
     from empirical.engine.runs import dataset_for
-    from empirical.engine.training import RunResult, build_network
+    from empirical.engine.results import RunResult
+    from empirical.engine.training import build_network
 
     with tempfile.TemporaryDirectory() as tmp:
         ctx = default_context(["--cache-dir", tmp, "--out", tmp, "--quiet"])

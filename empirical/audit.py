@@ -39,7 +39,8 @@ from empirical.engine.auditing import cache_key, run_batches
 from empirical.engine.runs import build_model
 from empirical.engine.store import StoreError, check_writable, clean_orphans, is_entry, read_entry, write_json, \
     write_text
-from empirical.engine.training import RunConfig, RunResult, provenance
+from empirical.engine.config import RunConfig
+from empirical.engine.results import provenance, RunResult
 from empirical.measure.attribution import IG_METHODS
 from empirical.measure.audit import TRANSFORMS, AuditSpec
 from empirical.measure.image_groups import act

@@ -50,7 +50,7 @@ from empirical.paper.reading_runs import SUBSETS, fragility, jacobian_product, o
 from empirical.paper.readings_report import PARTS, to_markdown
 from empirical.engine.store import entry_lock, write_json, write_text
 from empirical.paper.tables import METRICS, PAPER
-from empirical.engine.training import RunResult, provenance
+from empirical.engine.results import provenance, RunResult
 
 __all__ = ["PARTS", "BETAS", "STD_FLOOR", "DRIFT_CRITERIA", "conventions", "merge_parts", "main"]
 

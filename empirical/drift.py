@@ -27,7 +27,7 @@ from empirical.engine.runs import train_all
 from empirical.measure.groups import group_names
 from empirical.paper.numbers import fmt
 from empirical.engine.store import merged_output
-from empirical.engine.training import provenance
+from empirical.engine.results import provenance
 from empirical.paper.grid import model_configs
 
 __all__ = ["BETAS", "drift_curves", "main"]

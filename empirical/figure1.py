@@ -27,7 +27,7 @@ from empirical.measure.image_groups import orbit
 from empirical.paper.numbers import fmt
 from empirical.measure.orbit_maps import orbit_maps, orbit_probabilities, realign, sample_si
 from empirical.engine.store import merged_output
-from empirical.engine.training import provenance
+from empirical.engine.results import provenance
 
 __all__ = ["TITLES", "orbit_figure", "main"]
 

@@ -32,7 +32,7 @@ from empirical.measure.groups import group_names
 from empirical.paper.numbers import fmt
 from empirical.measure.representations import latent_geometry, orbit_representations, tsne
 from empirical.engine.store import merged_output
-from empirical.engine.training import provenance
+from empirical.engine.results import provenance
 
 __all__ = ["MODELS", "TITLES", "POOL", "latent_figure", "main"]
 

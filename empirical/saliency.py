@@ -23,7 +23,7 @@ from empirical.measure.groups import group_names
 from empirical.paper.numbers import fmt
 from empirical.measure.orbit_maps import realigned_maps
 from empirical.engine.store import merged_output
-from empirical.engine.training import provenance
+from empirical.engine.results import provenance
 from empirical.paper.grid import model_configs
 
 __all__ = ["saliency_figure", "main"]

@@ -22,7 +22,7 @@ from empirical.measure.groups import group_names
 from empirical.measure.invariance import INVARIANCE_FORMS
 from empirical.paper.numbers import fmt
 from empirical.engine.store import merged_output
-from empirical.engine.training import provenance
+from empirical.engine.results import provenance
 from empirical.paper.grid import concurrently, variants
 
 __all__ = ["spectral", "main"]

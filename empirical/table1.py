@@ -26,7 +26,7 @@ from empirical.paper.grid import model_configs, concurrently
 from empirical.measure.groups import group_names
 from empirical.engine.store import merged_output
 from empirical.paper.tables import METRICS, paper_row, to_markdown
-from empirical.engine.training import provenance
+from empirical.engine.results import provenance
 
 __all__ = ["table1", "main"]
 

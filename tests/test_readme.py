@@ -122,7 +122,7 @@ def _engines(doc) -> set:
 def test_the_engine_the_reproducibility_section_names_made_every_committed_output():
     import json
 
-    from empirical.engine.training import ENGINE
+    from empirical.engine.results import ENGINE
 
     section = _section("### Reproducibility")
     said = re.search(r"Every committed output in\s+`paper_figures/`.*?comes from engine (\d+)", section, re.S)

@@ -45,7 +45,7 @@ from empirical.engine.store import write_json
 from empirical.measure.groups import group_names
 from empirical.engine.store import entry_lock
 from empirical.engine.store import combine_provenance
-from empirical.engine.training import provenance
+from empirical.engine.results import provenance
 from empirical.engine.tuning import tune_nu
 
 from threadpoolctl import threadpool_limits  # numpy's BLAS thread pool cannot be sized from Python without it

@@ -26,7 +26,7 @@ from empirical.bridge.linear import FLOW_BATCH, FLOW_RATE, flow_lr, flow_time_pe
 from empirical.engine.context import Context
 from empirical.engine.runs import train_all
 from empirical.measure.image_groups import image_group
-from empirical.engine.training import RunResult
+from empirical.engine.results import RunResult
 from theory import deep_linear as dl
 
 __all__ = ["DEEP_INITS", "RELEVANT_CLAIMS", "run_checks", "deep_bridge", "theory_verdicts"]

@@ -24,7 +24,8 @@ from empirical.engine.evaluation import evaluate, mean_std
 from empirical.engine.runs import train_all
 from empirical.paper.grid import variants
 from empirical.measure.invariance import INVARIANCE_FORMS
-from empirical.engine.training import RunConfig, RunResult
+from empirical.engine.config import RunConfig
+from empirical.engine.results import RunResult
 
 __all__ = ["MIN_LOG_RATIO", "FIG5_METRICS", "decay_timing", "figure5_rows", "layers_bridge"]
 

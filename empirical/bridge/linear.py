@@ -35,7 +35,8 @@ from empirical.engine.context import Context
 from empirical.engine.evaluation import evaluate
 from empirical.engine.runs import dataset_for, train_all
 from empirical.engine.stacked import init_stack, layer_sizes, unstack
-from empirical.engine.training import RunConfig, RunResult
+from empirical.engine.config import RunConfig
+from empirical.engine.results import RunResult
 from theory import groups
 from theory.linear_flow import invariance_defect, logit_invariance
 

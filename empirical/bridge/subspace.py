@@ -25,7 +25,7 @@ from empirical.engine.evaluation import cached_evaluation, mean_std
 from empirical.engine.runs import build_model, dataset_for, train_all
 from empirical.paper.grid import model_configs
 from empirical.measure.sensitivity import input_jacobian
-from empirical.engine.training import RunResult
+from empirical.engine.results import RunResult
 from theory import groups
 
 __all__ = ["METRICS", "split_sensitivity", "subspace_evaluate", "subspace_bridge"]

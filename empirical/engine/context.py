@@ -13,7 +13,8 @@ from typing import Any
 import torch
 
 from empirical.engine.architectures import DEFAULT_ARCH
-from empirical.engine.training import RunConfig, regime
+from empirical.engine.config import RunConfig
+from empirical.engine.results import regime
 
 __all__ = ["Scale", "FULL", "QUICK", "scale_tag", "part_scales", "output_scale_tag", "Context", "PAPER_OUT"]
 

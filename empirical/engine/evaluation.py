@@ -18,7 +18,7 @@ from torch import nn
 from empirical.engine.context import Context
 from empirical.engine.runs import build_model, dataset_for
 from empirical.engine.store import load_json, save_json
-from empirical.engine.training import RunResult, provenance, weights_digest
+from empirical.engine.results import provenance, RunResult, weights_digest
 from empirical.measure.attribution import saliency_invariance
 from empirical.measure.invariance import INVARIANCE_FORMS, invariance_from_logits, orbit_logits
 from empirical.measure.sensitivity import jacobian_sigma_max

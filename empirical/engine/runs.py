@@ -21,8 +21,9 @@ from empirical.data.transforming import TransformingDataset, transforming
 from empirical.engine.context import Context
 from empirical.engine.executors import run_jobs
 from empirical.engine.store import StoreError, clean_orphans, entry_lock
-from empirical.engine.training import (RunConfig, RunResult, TrainData, build_network, group_stacks, load_result,
-                                       result_path, save_result, train_stack)
+from empirical.engine.config import RunConfig
+from empirical.engine.results import load_result, result_path, RunResult, save_result
+from empirical.engine.training import build_network, group_stacks, train_stack, TrainData
 from empirical.measure.image_groups import image_group
 
 __all__ = ["dataset_for", "train_data", "train_all", "build_model"]

@@ -19,13 +19,9 @@ the engine ("auto": the fast path where one exists).
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import logging
-import subprocess
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -34,148 +30,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from empirical.data.transforming import SPLITS
-from empirical.engine.architectures import ARCHITECTURES, DEFAULT_ARCH, architecture, build, forward_macs
+from empirical.engine.config import RunConfig
+from empirical.engine.results import RunResult, provenance
+from empirical.engine.architectures import architecture, build, forward_macs
 from empirical.engine.functional import FunctionalStack
-from empirical.measure.invariance import INVARIANCE_FORMS, invariance_from_logits
+from empirical.measure.invariance import invariance_from_logits
 from empirical.engine.models import Network
 from empirical.measure.sensitivity import sigma_max
-from empirical.engine.stacked import ACTIVATIONS, INITS, init_stack, layer_sizes, stacked_forward, unstack
-from empirical.engine.store import load_torch, quarantine, save_torch
+from empirical.engine.stacked import init_stack, layer_sizes, stacked_forward, unstack
+from empirical.engine.store import load_torch, save_torch
 from theory.groups import Representation, cayley_table
 
 log = logging.getLogger("empirical.engine.training")
 
-__all__ = [
-    "RunConfig", "RunResult", "TrainData", "PROBE", "ENGINE", "regime", "regime_of", "train_stack", "save_result",
-    "load_result", "weights_digest", "result_path", "provenance", "code_version",
-    "training_macs", "group_stacks", "build_network", "MODELS", "OPTIMIZERS", "PATHS",
-]
+__all__ = ["TrainData", "PROBE", "PATHS", "train_stack", "training_macs", "group_stacks", "build_network"]
 
-MODELS = ("WT", "DA", "IR")
-OPTIMIZERS = ("adam", "sgd")
 PATHS = ("auto", "fast", "functional")  # train_stack's engines: auto = the fast path where the architecture has one
-# RunConfig fields that size some architecture; an architecture that does not take one needs it at its default
-_SIZE_FIELDS = tuple(sorted({o for a in ARCHITECTURES.values() for o in a.options}))
-_SCHEMA = 1  # bump when a change to training alters the numbers a cached run would hold
 _CHECKPOINT_FORMAT = 2  # bump when the layout of a stack checkpoint changes (2: weights stored (R, in, out))
-# The engine's arithmetic: bump when a change makes a run's bits differ (results record it, and the report
-# names outputs made by an older engine). 2: on a CPU each run trains in a stack of its own on one thread by
-# default, so its bits do not depend on the runs it was asked for with, nor on the thread count (measured:
-# a run's bits depended both on its position in a stack and, alone, on the threads).
-ENGINE = 2
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that determines one trained model; its hash is the cache key."""
-
-    dataset: str = "mnist"
-    group: str = "R4"
-    model: str = "DA"
-    form: str = ""
-    nu: float = 0.0
-    seed: int = 0
-    epochs: int = 300
-    lr: float = 8e-4
-    batch_size: int = 512
-    n_train: int = 10_000
-    n_val: int = 2_000
-    n_test: int = 50_000
-    data_seed: int = 0
-    arch: str = DEFAULT_ARCH  # the network (empirical.engine.architectures); hidden and depth size the mlp
-    hidden: int = 128
-    depth: int = 5
-    pool: str = "max"
-    activation: str = "relu"
-    init: str = "torch"
-    optimizer: str = "adam"
-    ce: float = 1.0  # weight of the cross-entropy; 0 with IR trains on the invariance error alone (the theory's flow)
-    select: str = "best_val"  # which epoch's parameters to keep: "best_val" (Sec. 4.1) or "last"
-    split: str = "draw"  # how the data's pool is cut (empirical.data.transforming.SPLITS): the paper's draw or nested
-    # optimizer steps per epoch (between two validations); 0: one pass over the training set (Sec. 4.1). With k > 0
-    # the batches stream through passes (each a fresh shuffle and fresh group elements) across epoch boundaries,
-    # so a run takes epochs * k steps whatever its n_train (the data-scaling experiment's fixed step budget)
-    steps_per_epoch: int = 0
-
-    def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; choose one of {MODELS}")
-        if self.model == "IR":
-            if self.form not in INVARIANCE_FORMS:
-                raise ValueError(f"IR needs form in {INVARIANCE_FORMS}, got {self.form!r}")
-            if not self.nu > 0:
-                raise ValueError(f"IR needs a regularization weight nu > 0, got {self.nu}")
-        elif self.form or self.nu:
-            raise ValueError(f"{self.model} takes no regularizer; leave form='' and nu=0 (got {self.form!r}, {self.nu})")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
-        entry = architecture(self.arch)
-        for name in _SIZE_FIELDS:
-            default = type(self).__dataclass_fields__[name].default
-            if name not in entry.options and getattr(self, name) != default:
-                raise ValueError(f"arch={self.arch!r} takes no {name}; leave it at its default {default} "
-                                 f"(it sizes another architecture)")
-        if self.init != "torch" and not entry.fast:
-            raise ValueError(f"init={self.init!r} (the theory's linear-layer schemes) exists for the mlp only; "
-                             f"use init='torch' with arch={self.arch!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.ce < 0 or (self.ce == 0 and self.model != "IR"):
-            raise ValueError(f"ce must be >= 0, and 0 only for IR (a pure invariance-error flow); got {self.ce}")
-        if self.select not in ("best_val", "last"):
-            raise ValueError(f"select must be 'best_val' or 'last', got {self.select!r}")
-        if self.pool not in ("max", "mean"):
-            raise ValueError(f"pool must be 'max' or 'mean', got {self.pool!r}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be positive")
-        if self.split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
-        if isinstance(self.steps_per_epoch, bool) or not isinstance(self.steps_per_epoch, int) \
-                or self.steps_per_epoch < 0:
-            raise ValueError(f"steps_per_epoch must be an integer >= 0 (0: one pass per epoch), got "
-                             f"{self.steps_per_epoch!r}")
-
-    def steps(self) -> int:
-        """Optimizer steps of the whole run: epochs x steps per epoch (one pass: ceil(n_train / batch_size))."""
-        return self.epochs * (self.steps_per_epoch or -(-self.n_train // self.batch_size))
-
-    def samples(self) -> int:
-        """Training samples the whole run draws (the last batch of each pass holds what is left of it)."""
-        per_pass = -(-self.n_train // self.batch_size)
-        passes, rest = divmod(self.steps(), per_pass)
-        return passes * self.n_train + rest * self.batch_size  # the first ``rest`` batches of a pass are full
-
-    def key(self) -> str:
-        """A stable 16-hex-digit hash of the configuration (fields at their default are left out, so adding
-        a field with a default keeps every existing key)."""
-        changed = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
-        blob = json.dumps({"schema": _SCHEMA, **changed}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-    def stack_key(self) -> tuple:
-        """Runs with equal stack keys share an architecture and data and can be trained together."""
-        return tuple(v for k, v in asdict(self).items() if k not in ("seed", "form", "nu", "ce"))
-
-
-@dataclass
-class RunResult:
-    """A trained run: the selected parameters (MLP state dict) and the training history.
-
-    The selected epoch is the one with the best validation accuracy, or the last with
-    ``select="last"``; ``best_epoch`` and ``best_val_acc`` describe the selected epoch.
-    """
-
-    config: RunConfig
-    state_dict: dict[str, Tensor]
-    best_epoch: int
-    best_val_acc: float
-    history: dict[str, list[float]] = field(default_factory=dict)
-    seconds: float = 0.0
-    failed: str = ""  # why the run failed (e.g. its loss diverged); a failed run is reported, never used
-    provenance: dict = field(default_factory=dict)  # code, engine, torch, device, threads, stack
 
 
 @dataclass(frozen=True)
@@ -198,101 +69,6 @@ class TrainData:
         """Validation samples sl transformed by their own g, (m, d)."""
         rows = torch.arange(self.val_y.shape[0], device=self.val_y.device)[sl]
         return self.val_orbit[self.val_g[sl], rows]
-
-
-@functools.cache
-def code_version() -> str:
-    """The git commit of this checkout (with '+dirty' for uncommitted changes), else the package version."""
-    here = Path(__file__).resolve().parent
-    try:
-        run = functools.partial(subprocess.run, cwd=here, capture_output=True, text=True, timeout=10, check=True)
-        commit = run(["git", "rev-parse", "--short=12", "HEAD"]).stdout.strip()
-        dirty = run(["git", "status", "--porcelain", "--untracked-files=no"]).stdout.strip()
-        return commit + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        from importlib.metadata import PackageNotFoundError, version
-        try:
-            return version("genuine-invariance")
-        except PackageNotFoundError:
-            return "unknown"
-
-
-def provenance(device: torch.device | str, stack: list[str] | None = None) -> dict:
-    """What a result's bits depend on: code version, engine, torch, device, CPU threads, stack composition."""
-    return {"code": code_version(), "engine": ENGINE, "torch": torch.__version__, "device": str(device),
-            "threads": torch.get_num_threads(), "stack": list(stack or [])}
-
-
-def regime(device: torch.device | str, stack: int) -> str:
-    """How a run's bits are made, as the name of its cache folder: engine, device type, exact or stacked, torch.
-
-    'exact' is a CPU run trained alone on one thread (``--stack 1``): its bits depend on nothing else. A stacked
-    run's last bits depend on the runs beside it, a CUDA run's on the GPU, every run's on the engine and torch:
-    runs made in different regimes never stand in for each other.
-    """
-    kind = torch.device(device).type
-    mode = "exact" if kind == "cpu" and stack == 1 else "stacked"
-    return f"engine{ENGINE}-{kind}-{mode}-torch{torch.__version__}"
-
-
-def regime_of(prov: dict) -> str:
-    """The regime a run's recorded provenance names ('' when it recorded too little to tell)."""
-    try:
-        kind, stack = torch.device(prov["device"]).type, len(prov["stack"])
-        mode = "exact" if kind == "cpu" and stack <= 1 else "stacked"
-        return f"engine{prov['engine']}-{kind}-{mode}-torch{prov['torch']}"
-    except (KeyError, TypeError, RuntimeError):
-        return ""
-
-
-def result_path(config: RunConfig, cache_dir: Path) -> Path:
-    """Where the run of ``config`` is stored: ``<cache>/<key>.pt``."""
-    return Path(cache_dir) / f"{config.key()}.pt"
-
-
-def save_result(result: RunResult, cache_dir: Path) -> Path:
-    """Write a run to ``cache_dir/<key>.pt`` atomically, with a checksum."""
-    payload = asdict(replace(result, state_dict={}))
-    payload["state_dict"] = result.state_dict
-    return save_torch(payload, result_path(result.config, cache_dir))
-
-
-def load_result(config: RunConfig, cache_dir: Path, regime: str | None = None) -> RunResult | None:
-    """The cached run for ``config``; None when it has not been trained or its file was corrupt (moved aside).
-
-    With ``regime``, a run whose provenance names another regime is not returned either (it stays where it is).
-    """
-    path = result_path(config, cache_dir)
-    payload = load_torch(path)
-    if payload is None:
-        return None
-    try:
-        payload["config"] = RunConfig(**payload["config"])
-        result = RunResult(**payload)
-    except (TypeError, KeyError, ValueError) as exc:
-        quarantine(path, f"not a run: {exc}")
-        return None
-    if result.config != config:
-        quarantine(path, "holds another configuration")
-        return None
-    if not result.failed and not all(torch.isfinite(t).all() for t in result.state_dict.values()):
-        quarantine(path, "non-finite weights")
-        return None
-    if regime is not None and regime_of(result.provenance) != regime:
-        log.warning("run %s in %s was trained as %s, not %s: not reused", config.key(), cache_dir,
-                    regime_of(result.provenance) or "an unrecorded regime", regime)
-        return None
-    return result
-
-
-def weights_digest(result: RunResult) -> str:
-    """SHA-256 of a run's selected weights (names, shapes, dtypes, bytes): what an evaluation of it depends on."""
-    h = hashlib.sha256()
-    for name, w in result.state_dict.items():
-        w = w.detach().cpu().contiguous()
-        h.update(f"{name}:{tuple(w.shape)}:{w.dtype};".encode())
-        h.update(w.numpy().tobytes() if w.dtype != torch.bfloat16 else w.view(torch.int16).numpy().tobytes())
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from empirical.data.transforming import pool_size
 from empirical.engine.context import FULL, Context, scale_tag
 from empirical.engine.evaluation import ORBIT_CONSISTENCY, evaluate, mean_std
 from empirical.engine.runs import train_all
-from empirical.engine.training import RunConfig, load_result, provenance
+from empirical.engine.config import RunConfig
+from empirical.engine.results import load_result, provenance
 from empirical.paper.scaling_claims import FOLDER, OUTPUT, reference_sizes
 
 __all__ = ["NU", "NU_SOURCE", "GROUPS", "KINDS", "MAX", "SIZES", "QUICK_SIZES", "STEPS_PER_EPOCH", "TEST_CAP",

@@ -62,7 +62,7 @@ from torch.nn import functional as F
 
 from empirical.data.download import DataError, accepted_sha256, canonical_name, find_file, locate
 from empirical.data.idx import read_idx
-from empirical.engine.training import provenance
+from empirical.engine.results import provenance
 from theory import duan, duan_span, groups
 
 __all__ = ["SIDE", "CLASSES", "HIDDEN", "LR", "BETAS", "LAMBDAS", "LOSSES", "METHODS", "ORBIT_PIXELS", "WEIGHT_ROWS",

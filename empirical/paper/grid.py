@@ -15,7 +15,8 @@ from typing import Any, Callable, TypeVar
 from empirical.engine.context import Context
 from empirical.engine.runs import train_all
 from empirical.measure.invariance import INVARIANCE_FORMS
-from empirical.engine.training import RunConfig, result_path
+from empirical.engine.config import RunConfig
+from empirical.engine.results import result_path
 from empirical.engine.tuning import tune_nu
 
 __all__ = ["model_configs", "variants", "concurrently", "beside"]

@@ -23,7 +23,7 @@ from empirical.engine.runs import build_model, dataset_for
 from empirical.measure.image_groups import orbit
 from empirical.measure.invariance import orbit_logits
 from empirical.engine.models import parameter_count
-from empirical.engine.training import RunResult
+from empirical.engine.results import RunResult
 
 __all__ = ["SUBSETS", "parameter_counts", "si_product", "orbit_readings", "jacobian_product", "fragility"]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from empirical.engine.context import output_scale_tag
 from empirical.paper.numbers import fmt
-from empirical.engine.training import MODELS
+from empirical.engine.config import MODELS
 from empirical.engine.tuning import tuning_note
 
 __all__ = ["PAPER", "METRICS", "paper_row", "to_markdown"]

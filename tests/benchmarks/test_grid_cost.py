@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from empirical.engine.training import RunResult, save_result
+from empirical.engine.results import RunResult, save_result
 
 ROOT = Path(__file__).resolve().parents[2]
 

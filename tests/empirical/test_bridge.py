@@ -23,7 +23,8 @@ from empirical.paper.grid import variants
 from empirical.bridge.linear import epoch_grid, flow_lr, flow_path, flow_time_per_epoch, linear_metrics
 from empirical.bridge.sigma import difference_subspace, orbit_covariance, symmetrize
 from empirical.bridge.subspace import split_sensitivity
-from empirical.engine.training import RunConfig, RunResult
+from empirical.engine.config import RunConfig
+from empirical.engine.results import RunResult
 from tests.strategies import matrices, orthogonal_representations, representations, vectors
 from theory import deep_linear as dl
 from theory import groups

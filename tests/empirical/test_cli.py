@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from empirical import cli, saliency, table1
-from empirical.engine import context, training
+from empirical.engine import context, results
 from empirical.data.download import DataError
 from empirical.engine.context import FULL, QUICK, Context, Scale, scale_tag
 from empirical.engine.runs import train_all
@@ -142,7 +142,7 @@ def test_a_fixture_table_runs_end_to_end_without_the_full_data(tmp_path):
     assert {r["model"] for r in table["rows"]} == {"WT", "DA", "IR"}
     wt = next(r for r in table["rows"] if r["model"] == "WT")
     assert wt["LI"][0] < 1e-6 and wt["SI"][0] > 0.999  # weight tying is invariant whatever the data
-    assert table["provenance"]["engine"] == training.provenance("cpu")["engine"]
+    assert table["provenance"]["engine"] == results.provenance("cpu")["engine"]
 
 
 @pytest.mark.slow

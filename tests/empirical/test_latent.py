@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from empirical import latent, report
+from empirical.paper import paper_claims
 from empirical.engine.architectures import build
 from empirical.measure.groups import image_group
 from empirical.paper.latent_claims import latent_finding, latent_verdict
@@ -131,12 +132,12 @@ def test_latent_finding_reads_the_file_and_the_report_uses_it(tmp_path):
     assert latent_finding(tmp_path)[0] == "not measured"
     (tmp_path / "fig2_latent.json").write_text(json.dumps(latent_doc(r4_da=(0.5, 0.9, 0.9))))
     assert latent_finding(tmp_path)[0] == "holds only for T3"
-    data = report.load_outputs(tmp_path)
-    f = {x.id: x for x in report.paper_findings(data)}["fig2_latent_orbits_far_apart"]
+    data = paper_claims.load_outputs(tmp_path)
+    f = {x.id: x for x in paper_claims.paper_findings(data)}["fig2_latent_orbits_far_apart"]
     assert f.verdict == "holds only for T3" and f.command == "python -m empirical.latent"
-    readme = report.readme_markdown(data, report.paper_findings(data), [], "# head")
+    readme = report.readme_markdown(data, paper_claims.paper_findings(data), [], "# head")
     assert "## Figure 2 (`python -m empirical.latent`)" in readme and "| R4 | DA | 0.5 ± 0 |" in readme
-    assert {x.id: x for x in report.paper_findings({})}["fig2_latent_orbits_far_apart"].verdict == "not measured"
+    assert {x.id: x for x in paper_claims.paper_findings({})}["fig2_latent_orbits_far_apart"].verdict == "not measured"
 
 
 @needs_full_data()

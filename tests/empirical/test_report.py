@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from empirical import report
+from empirical.paper import paper_claims
 from empirical.paper.tables import PAPER
 
 
@@ -32,7 +33,7 @@ def by_id(findings):
 
 
 def test_the_papers_own_table_satisfies_its_section_4_2_claims():
-    f = by_id(report.paper_findings({"table1": paper_like_table()}))
+    f = by_id(paper_claims.paper_findings({"table1": paper_like_table()}))
     for cid in ("wt_highest_accuracy", "da_not_genuinely_invariant", "da_solves_invariant_task", "ir_resembles_wt",
                 "ir_costs_accuracy"):
         assert f[cid].verdict == "holds", (cid, f[cid].evidence)
@@ -42,7 +43,7 @@ def test_the_papers_own_table_satisfies_its_section_4_2_claims():
 def test_a_claim_failing_in_one_group_is_conditional():
     t = paper_like_table()
     t["rows"][2] = row("R4", "IR", 95.0, 0.02, 0.0, 0.95, nu=1.0)  # IR beats DA (and WT) on R4 only
-    f = by_id(report.paper_findings({"table1": t}))
+    f = by_id(paper_claims.paper_findings({"table1": t}))
     assert f["ir_costs_accuracy"].verdict == "holds only for T3"
     assert f["wt_highest_accuracy"].verdict == "holds only for T3"
 
@@ -57,7 +58,7 @@ def test_drift_and_spectral_rules():
     spectral = {"rows": [row("R4", "DA", .94, 1, 1, .2, sigma=5), row("R4", "IR-LI", .9, 0, 0, .95, sigma=2),
                          row("R4", "IR-DI", .8, 0, 0, .95, sigma=3), row("R4", "IR-NLI", .85, 0, 0, .95, sigma=6)],
                 "tuning": []}
-    f = by_id(report.paper_findings({"drift": drift, "spectral": spectral}))
+    f = by_id(paper_claims.paper_findings({"drift": drift, "spectral": spectral}))
     assert f["da_invariance_collapses_under_drift"].verdict == "holds"
     assert f["wt_ir_invariance_survives_drift"].verdict == "holds"
     assert f["wt_keeps_accuracy_under_drift"].verdict == "holds"
@@ -68,7 +69,7 @@ def test_drift_and_spectral_rules():
     assert "never reached" not in f["ir_spectral_decay_every_form"].evidence
     spectral["tuning"] = [{"group": "R4", "form": "NLI", "target_SI": 0.95, "chosen_nu": 30.0, "reached": False,
                            "sweep": [{"nu": 3.0, "SI": 0.6}, {"nu": 30.0, "SI": 0.79}]}]
-    f = by_id(report.paper_findings({"spectral": spectral}))
+    f = by_id(paper_claims.paper_findings({"spectral": spectral}))
     assert "R4 IR-NLI never reached validation SI 0.95 on its grid (best 0.790 at nu = 30)" in \
         f["ir_spectral_decay_every_form"].evidence
 
@@ -97,7 +98,7 @@ def test_bridge_scales_name_each_part():
 
 def test_provenance_names_outputs_of_an_older_engine():
     from empirical.report import provenance_lines
-    from empirical.engine.training import ENGINE
+    from empirical.engine.results import ENGINE
 
     data = {"table1": {"scale_tag": "full", "provenance": {"engine": ENGINE, "code": "abc"}},
             "drift": {"scale_tag": "full"},  # committed before provenance was recorded

@@ -18,7 +18,7 @@ from empirical.engine import store
 from empirical.engine.context import Context, Scale
 from empirical.engine.evaluation import evaluate
 from empirical.engine.runs import train_all
-from empirical.engine.training import load_result, regime, result_path, save_result
+from empirical.engine.results import load_result, regime, result_path, save_result
 from tests.fixtures import FIXTURE_DATA
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,8 @@ from empirical.engine.models import CNN, MLP, Network, WeightTiedMLP, parameter_
 from empirical.measure.sensitivity import jacobian_sigma_max
 from empirical.engine.stacked import forward_macs as mlp_formula_macs
 from empirical.engine.stacked import layer_sizes
-from empirical.engine.training import RunConfig, TrainData, build_network, train_stack, training_macs
+from empirical.engine.config import RunConfig
+from empirical.engine.training import build_network, train_stack, TrainData, training_macs
 from tests.empirical.interrupt import interrupt
 
 # Every registered group (the group registry's names; images are 36 x 36) x every registered architecture.

@@ -19,7 +19,7 @@ from empirical import table1
 from empirical.engine.context import Context
 from empirical.engine.runs import train_all
 from empirical.engine.store import load_torch
-from empirical.engine.training import load_result
+from empirical.engine.results import load_result
 from tests.empirical.test_cli import TINY
 from tests.fixtures import FIXTURE_DATA
 

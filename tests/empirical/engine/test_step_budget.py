@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from empirical.engine import training
-from empirical.engine.training import RunConfig, train_stack, training_macs
+from empirical.engine.config import RunConfig
+from empirical.engine.training import train_stack, training_macs
 from tests.empirical.engine.test_training import REP, SMALL, toy_data
 from tests.empirical.interrupt import interrupt
 

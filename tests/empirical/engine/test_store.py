@@ -15,7 +15,9 @@ import pytest
 import torch
 
 from empirical.engine import store
-from empirical.engine.training import RunConfig, load_result, save_result, train_stack
+from empirical.engine.config import RunConfig
+from empirical.engine.results import load_result, save_result
+from empirical.engine.training import train_stack
 from tests.empirical.engine.test_training import REP, SMALL, toy_data
 
 ROOT = Path(__file__).resolve().parents[3]

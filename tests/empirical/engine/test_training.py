@@ -10,7 +10,9 @@ from empirical.measure import image_groups
 from empirical.measure.invariance import invariance_from_logits, orbit_logits
 from empirical.engine.models import MLP, WeightTiedMLP
 from empirical.engine.stacked import init_stack, layer_sizes, stacked_forward, unstack
-from empirical.engine.training import RunConfig, TrainData, _Arch, _step_loss, load_result, save_result, train_stack
+from empirical.engine.config import RunConfig
+from empirical.engine.results import load_result, save_result
+from empirical.engine.training import _Arch, _step_loss, train_stack, TrainData
 from theory import groups
 from tests.empirical.interrupt import interrupt
 
@@ -220,10 +222,10 @@ def test_keys_ignore_fields_at_their_defaults():
     import hashlib
     import json
 
-    from empirical.engine import training
+    from empirical.engine import config
 
     c = RunConfig(model="IR", form="LI", nu=0.5, seed=3)
-    blob = json.dumps({"schema": training._SCHEMA, "form": "LI", "model": "IR", "nu": 0.5, "seed": 3}, sort_keys=True)
+    blob = json.dumps({"schema": config._SCHEMA, "form": "LI", "model": "IR", "nu": 0.5, "seed": 3}, sort_keys=True)
     assert c.key() == hashlib.sha256(blob.encode()).hexdigest()[:16]
     assert all(f.default is not dataclasses.MISSING for f in dataclasses.fields(RunConfig))
 

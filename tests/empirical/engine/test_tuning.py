@@ -6,7 +6,7 @@ import pytest
 
 from empirical.engine import tuning
 from empirical.engine.context import QUICK, Context
-from empirical.engine.training import RunConfig
+from empirical.engine.config import RunConfig
 
 
 class _Res:
