@@ -7,9 +7,10 @@ wall time with N single-threaded workers (the grid's stacks are independent; ν 
 Times are CPU seconds of this process, so a busy machine counts (nearly) fairly. Evaluation is not included
 for the paper grid; ``--beyond`` projects the extension grid with one full test evaluation per run (``--convnet``
 the standard CNN's grid of issue 29 the same way), and
-``--measured CACHE`` sums the training seconds each run of the committed extension grid recorded in the cache:
+``--measured CACHE`` sums the training seconds each run of the committed extension grid recorded in the cache;
+``--scaling`` projects the data-scaling grid of issue 28 (mlp and cnn, the reduced design and the whole one):
 
-    python benchmarks/grid_cost.py [--beyond | --convnet | --measured runs]
+    python benchmarks/grid_cost.py [--beyond | --convnet | --scaling | --measured runs]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import torch  # noqa: E402
 from empirical.engine.runs import train_data  # noqa: E402
 from empirical.data.transforming import transforming  # noqa: E402
 from empirical.measure.groups import image_group  # noqa: E402
-from empirical.engine.config import RunConfig
+from empirical.engine.config import RunConfig  # noqa: E402
 from empirical.engine.training import train_stack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,6 +149,38 @@ def eval_seconds(group: str, model: str, arch: str = "mlp") -> float:
         return time.process_time() - t0
 
 
+def scaling_epochs(arch: str, reduced: bool, out: Path) -> tuple[Counter, Counter]:
+    """(runs, epochs) of the data-scaling grid by (group, model kind): linear DA counted as DA (the same layers
+    without their ReLUs). An epoch there is 20 optimizer steps whatever n, the cost of one epoch of 10,000 images."""
+    from empirical.cli import default_context
+    from empirical.paper.data_scaling import GROUPS, REDUCED_STAGES, plan
+
+    ctx = default_context(["--quiet", "--arch", arch])
+    sizes = json.loads((out / "data_scaling" / "scaling.json").read_text())["scale"]["sizes"]  # 'max' resolved
+    parts = [p for p in plan(ctx, GROUPS, sizes) if not reduced or p.stage in REDUCED_STAGES]
+    runs, epochs = Counter(), Counter()
+    for c in (c for p in parts for c in p.configs):
+        runs[(c.group, c.model)] += 1
+        epochs[(c.group, c.model)] += c.epochs
+    return runs, epochs
+
+
+def project_scaling(out: Path, timed_epochs: int) -> None:
+    """Print the data-scaling grid's projected training core-hours per architecture, reduced and whole."""
+    seconds: dict[tuple[str, str, str], float] = {}
+    for arch in ("mlp", "cnn"):
+        for reduced in (True, False):
+            runs, epochs = scaling_epochs(arch, reduced, out)
+            hours = 0.0
+            for key in sorted(epochs):
+                if (arch, *key) not in seconds:
+                    seconds[(arch, *key)] = epoch_seconds(*key, epochs=timed_epochs, arch=arch)
+                hours += epochs[key] * seconds[(arch, *key)] / 3600
+            per_kind = ", ".join(f"{g} {k} {seconds[(arch, g, k)] * 300:.0f} s/run" for g, k in sorted(epochs))
+            print(f"scaling grid, {arch}, {'reduced design' if reduced else 'whole grid'}: {sum(runs.values())} runs, "
+                  f"{hours:.2f} core-hours of training ({per_kind} at 6,000 steps)")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "paper_figures"))
@@ -157,6 +190,8 @@ def main(argv=None) -> int:
     p.add_argument("--beyond", action="store_true", help="project the beyond-the-paper grid (mlp, cnn x R4 T3 D4 F2)")
     p.add_argument("--convnet", action="store_true", help="project the standard CNN's grid (convnet x R4 T3 D4 F2, "
                                                          "its Figure 5, the circular-padding network on T3)")
+    p.add_argument("--scaling", action="store_true", help="project the data-scaling grid (issue 28): mlp and cnn, "
+                                                          "the reduced design and the whole grid")
     p.add_argument("--measured", metavar="CACHE", help="sum the training seconds the beyond grid's runs recorded in "
                                                          "this run cache (e.g. runs)")
     args = p.parse_args(argv)
@@ -164,6 +199,9 @@ def main(argv=None) -> int:
         measured_beyond(Path(args.out) / "beyond", Path(args.measured))
         return 0
     torch.set_num_threads(1)
+    if args.scaling:
+        project_scaling(Path(args.out), args.timed_epochs)
+        return 0
     if args.beyond or args.convnet:
         grid = beyond_runs(archs=("convnet",)) if args.convnet else beyond_runs()
         total = evals = shared = 0.0

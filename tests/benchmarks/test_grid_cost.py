@@ -34,3 +34,13 @@ def test_beyond_configs_recover_the_committed_grid_and_sum_recorded_seconds(tmp_
     out = capsys.readouterr().out
     assert f"cnn F2: 1 of {counts[('cnn', 'F2')]} runs cached, 1.50 core-hours" in out
     assert f"beyond grid: 1 runs, 1.50 core-hours of training as recorded; {sum(counts.values()) - 1} not in" in out
+
+
+def test_the_scaling_projection_counts_the_grids_runs_and_steps():
+    gc = _grid_cost()
+    for arch, reduced, n_runs in (("mlp", True, 76), ("mlp", False, 168), ("cnn", True, 52), ("cnn", False, 124)):
+        runs, epochs = gc.scaling_epochs(arch, reduced, ROOT / "paper_figures")
+        assert sum(runs.values()) == n_runs, (arch, reduced)
+        doubled = 2 * 2 * (2 if arch == "mlp" else 1)  # 2 groups x seeds 0-1 x (DA, linear DA) at twice the steps
+        assert sum(epochs.values()) == 300 * (n_runs + doubled)
+        assert {k for _, k in runs} == {"DA", "WT", "IR"}  # linear DA is counted (and timed) as DA
