@@ -65,8 +65,9 @@ def plot_scaling(data: dict[str, Any], path: Path) -> Path:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
     fig.legend(list(handles.values()), list(handles), loc="outside right center", fontsize=8, title="model")
-    fig.suptitle(f"Does DA learn genuine invariance with more data? mean ± std over seeds; scale "
-                 f"{data.get('scale_tag', '?')}", fontsize=9)
+    fig.suptitle(f"Does DA learn genuine invariance with more data? The {data.get('arch', 'mlp')}; mean ± std over "
+                 f"seeds; scale {data.get('scale_tag', '?')}", fontsize=9)
+    reduced = [q for q in data["plan"] if q.get("reduced")]
     s, prov = data["scale"], data.get("provenance", {})
     seeds = sorted({r["seeds"] for r in rows})
     width = 60 + 45 * len(groups)  # characters per caption line: about the figure's width
@@ -75,7 +76,9 @@ def plot_scaling(data: dict[str, Any], path: Path) -> Path:
                          f"optimizer steps (open marks, drawn at 1.15 n: twice that), batch {s['batch_size']}; "
                          f"test set {s['n_test']:,}, validation {s['n_val']:,}, fixed for every n. Measured: "
                          f"{sum(p['measured'] for p in data['plan'])} of the {sum(p['runs'] for p in data['plan'])} "
-                         f"runs of the grid" + "".join(f"; {g}: nothing yet" for g in sorted(
+                         f"runs of the grid" + (f" ({sum(q['measured'] for q in reduced)} of the "
+                                                f"{sum(q['runs'] for q in reduced)} of its reduced design)"
+                                                if reduced else "") + "".join(f"; {g}: nothing yet" for g in sorted(
                              {p['part'].split(':')[0] for p in data['plan']} - set(groups))) + ".", width)
     note += "\n" + textwrap.fill(f"scale: {data.get('scale_tag', '?')} ({s['epochs']} epochs of "
                                  f"{s['steps_per_epoch']} steps); engine {prov.get('engine', '?')}, code "
