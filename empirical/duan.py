@@ -38,7 +38,9 @@ from empirical.cli import UsageError, add_arguments, command, parse_context, pos
 from empirical.engine.architectures import DEFAULT_ARCH
 from empirical.engine.context import PAPER_OUT
 from empirical.engine.store import StoreError, check_writable, clean_orphans, write_text
-from empirical.paper.duan_experiment import FOLDER, FULL, OUTPUT, QUICK, experiment, load_data, one_thread, scale_tag
+from empirical.paper.duan_data import load_data
+from empirical.paper.duan_experiment import FOLDER, FULL, OUTPUT, QUICK, experiment, scale_tag
+from empirical.paper.duan_training import one_thread
 from empirical.paper.duan_report import markdown
 
 __all__ = ["parser", "main"]

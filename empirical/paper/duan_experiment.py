@@ -46,41 +46,25 @@ loss never moves it); distances of every trained W to W^inv, W^da and W^reg(lamb
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import math
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch import nn
-from threadpoolctl import threadpool_limits
-from torch.nn import functional as F
 
-from empirical.data.download import DataError, accepted_sha256, canonical_name, find_file, locate
-from empirical.data.idx import read_idx
 from empirical.engine.results import provenance
-from theory import duan, duan_span, groups
+from theory import duan, duan_span
 
-__all__ = ["SIDE", "CLASSES", "HIDDEN", "LR", "BETAS", "LAMBDAS", "LOSSES", "METHODS", "ORBIT_PIXELS", "WEIGHT_ROWS",
-           "DROPPED_DIGIT", "TURN_TOL", "FOLDER", "OUTPUT", "FIGURES", "Scale", "FULL", "QUICK",
-           "scale_tag", "Data", "downsample", "c4", "orbits", "orbit_mean_matrix", "orbit_features",
-           "load_data", "TwoLayer", "penalty", "objective", "train", "ClosedForms", "closed_forms",
-           "path_lambdas", "distances", "zigzag", "pattern", "experiment", "CHOICES", "one_thread",
-           "record_epochs"]
+from empirical.paper.duan_data import SIDE, Data, orbits
+from empirical.paper.duan_training import BETAS, HIDDEN, LOSSES, LR, Meter, one_thread, train
 
-SIDE = 14
-CLASSES = 9
-DROPPED_DIGIT = 9
-HIDDEN = 5
-LR = 1e-3
-BETAS = (0.9, 0.999)
+__all__ = ["LAMBDAS", "ORBIT_PIXELS", "WEIGHT_ROWS", "TURN_TOL", "FOLDER", "OUTPUT", "FIGURES", "Scale", "FULL", "QUICK",
+           "scale_tag", "ClosedForms", "closed_forms", "path_lambdas", "distances", "zigzag", "pattern", "experiment",
+           "CHOICES"]
+
 LAMBDAS = {"mse": (1e-3, 1e-2, 1e-1), "ce": (1e-2, 1e-1, 1.0)}  # §4.2 (MSE), Figures 7-9 (cross-entropy)
-LOSSES = ("mse", "ce")
-METHODS = ("constrained", "da", "reg")
 ORBIT_PIXELS = (45, 52, 143, 150)  # Figure 1's columns: pixel (3, 3) of 14 x 14 and its rotations
 WEIGHT_ROWS = (0, 1, 2, 3)  # Figure 1's panels: rows (classes) 0-3, our choice
 FOLDER = "duan"  # under paper_figures/ at the full scale
@@ -132,284 +116,6 @@ def scale_tag(scale: Scale) -> str:
     return "-".join([name, *extra])
 
 
-# ---------------------------------------------------------------------------------------------------- data
-
-def downsample(images: np.ndarray) -> np.ndarray:
-    """(N, 2s, 2s) uint8 images -> (N, s*s) float64: the mean of each 2 x 2 block of pixel / 255, row-major. The block
-    sums are integers, so downsampling commutes with rot90 bit for bit."""
-    n, h, w = images.shape
-    if h % 2 or w % 2:
-        raise ValueError(f"2x2 downsampling needs even sides, got {h}x{w}")
-    sums = np.asarray(images, dtype=np.int64).reshape(n, h // 2, 2, w // 2, 2).sum(axis=(2, 4))
-    return (sums / (4 * 255.0)).reshape(n, (h // 2) * (w // 2))  # integer sums: exact whatever the pixel order
-
-
-def c4(side: int = SIDE) -> groups.Representation:
-    """C4 on side x side images flattened row-major: element k rotates by k * 90 degrees (``np.rot90(image, k)``)."""
-    return groups.rotations(side)
-
-
-def orbits(rep: groups.Representation) -> np.ndarray:
-    """The pixel orbits of a permutation representation, (d / |G|, |G|) int64, rows sorted by their smallest pixel.
-
-    Needs free orbits (every orbit of size |G|), as C4 on an even side has (no centre pixel)."""
-    members = np.sort(rep.perms.T, axis=1)  # row i: the orbit of pixel i
-    uniq = np.unique(members, axis=0)
-    if uniq.shape[1] != rep.order or uniq.size != rep.dim or len(np.unique(uniq)) != rep.dim:
-        raise ValueError(f"{rep.name}: every pixel orbit must have {rep.order} distinct pixels")
-    return uniq
-
-
-def orbit_mean_matrix(rep: groups.Representation) -> np.ndarray:
-    """B (d / |G|, d): row o averages the pixels of orbit o. B rho(g) = B for every g, so B G = 0 (Eq. 4's basis)."""
-    orb = orbits(rep)
-    b = np.zeros((len(orb), rep.dim))
-    b[np.repeat(np.arange(len(orb)), rep.order), orb.ravel()] = 1.0 / rep.order
-    return b
-
-
-@dataclass(frozen=True)
-class Data:
-    """The training images (rows), their labels, the group, and where they came from."""
-
-    x: np.ndarray  # (n, d) float64
-    labels: np.ndarray  # (n,) int64 in 0..classes-1
-    rep: groups.Representation
-    classes: int = CLASSES
-    indices: np.ndarray | None = None  # positions in the MNIST training split
-    official: bool = False  # the official MNIST files (not a declared subset such as the test fixture)
-    source: str = ""
-
-    @property
-    def y(self) -> np.ndarray:
-        """One-hot targets (n, classes)."""
-        return np.eye(self.classes)[self.labels]
-
-    @property
-    def x_aug(self) -> np.ndarray:
-        """Every image under every group element, (|G| n, d): block g holds rho(g) x_i (``rep.act``)."""
-        return np.concatenate([self.rep.act(g, self.x) for g in range(self.rep.order)])
-
-    @property
-    def labels_aug(self) -> np.ndarray:
-        return np.tile(self.labels, self.rep.order)
-
-
-def load_data(data_dir: str | Path | None, n_train: int, seed: int, quiet: bool = True) -> Data:
-    """``n_train`` MNIST training images of digits 0-8 (uniform, without replacement, ``default_rng(seed)``),
-    downsampled to 14 x 14; the files are found (or downloaded) and verified as every command does."""
-    name = canonical_name("mnist")
-    folder = locate(name, data_dir, quiet=quiet)
-    arrays = []
-    for kind in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
-        path = find_file(folder, kind)
-        arrays.append(read_idx(path, sha256=accepted_sha256(folder, name, kind)))
-    images, labels = arrays
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
-        raise DataError(f"{folder}: expected MNIST training images (N, 28, 28) and N labels, got {images.shape} and "
-                        f"{labels.shape}; replace them with the official files")
-    keep = np.flatnonzero(labels != DROPPED_DIGIT)
-    if n_train > len(keep):
-        raise DataError(f"{folder}: {len(keep)} training images of digits 0-8, fewer than the {n_train} asked for; "
-                        "use the full MNIST files (python -m empirical.download) or a smaller --n-train")
-    idx = np.sort(np.random.default_rng(seed).choice(keep, n_train, replace=False))
-    official = all(len(accepted_sha256(folder, name, k)) == 1 for k in ("train-images-idx3-ubyte",
-                                                                         "train-labels-idx1-ubyte"))
-    return Data(x=downsample(images[idx]), labels=labels[idx].astype(np.int64), rep=c4(SIDE), indices=idx,
-                official=official, source=str(folder))
-
-
-# ---------------------------------------------------------------------------------------------------- models
-
-def orbit_features(x: torch.Tensor, orbit_index: torch.Tensor) -> torch.Tensor:
-    """B x (n, k): each orbit's mean, its |G| values summed in sorted order. Rotating x permutes each orbit's values,
-    so the features, and every model built on them, are invariant bit for bit."""
-    return torch.sort(x[:, orbit_index], dim=-1).values.sum(dim=-1) / orbit_index.shape[1]
-
-
-class TwoLayer(nn.Module):
-    """x -> W2 W1 x, bias-free, PyTorch's default initialization; with ``rep`` the hard-wired x -> W2 W1 (B x), B the
-    orbit means (:func:`orbit_features`, W1 in R^{hidden x d/|G|}). ``end_to_end`` is W = W2 W1 (times B)."""
-
-    def __init__(self, d_in: int, hidden: int, out: int, rep: groups.Representation | None = None):
-        super().__init__()
-        self.basis = None
-        if rep is not None:
-            self.register_buffer("orbit_index", torch.as_tensor(orbits(rep)), persistent=False)
-            self.basis = orbit_mean_matrix(rep)
-            d_in = self.basis.shape[0]
-        self.first = nn.Linear(d_in, hidden, bias=False)
-        self.second = nn.Linear(hidden, out, bias=False)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """B x for the hard-wired model, else x itself."""
-        return x if self.basis is None else orbit_features(x, self.orbit_index)
-
-    def head(self, f: torch.Tensor) -> torch.Tensor:
-        """W2 W1 f on features f (what training runs on: the hard-wired features are computed once)."""
-        return self.second(self.first(f))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
-
-    def product(self) -> torch.Tensor:
-        """W2 W1 in the model's own input space (R^{d/|G|} for the hard-wired model), differentiable."""
-        return self.second.weight @ self.first.weight
-
-    def end_to_end(self) -> np.ndarray:
-        """W (out, d) float64: W2 W1, or W2 W1 B for the hard-wired model (then every orbit's columns are equal)."""
-        w = self.product().detach().double().cpu().numpy()
-        return w if self.basis is None else w @ self.basis
-
-
-def penalty(w: torch.Tensor, g: torch.Tensor, lam: float) -> torch.Tensor:
-    """lambda ||W G||_F^2 (Eq. 7), W (dL, d0), G (d0, k)."""
-    return lam * (w @ g).pow(2).sum()
-
-
-def objective(out: torch.Tensor, loss: str, y: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The data term: 1/n ||out - Y||_F^2 ('mse', the theory's normalization) or the mean cross-entropy ('ce')."""
-    if loss == "mse":
-        return (out - y).pow(2).sum(dim=1).mean()
-    if loss == "ce":
-        return F.cross_entropy(out, labels)
-    raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-
-
-def _np_data_term(out: np.ndarray, y: np.ndarray, labels: np.ndarray, loss: str) -> float:
-    """The data term of :func:`objective` in float64 numpy, from the outputs ``out`` (n, classes)."""
-    if loss == "mse":
-        return float(np.sum((out - y) ** 2) / len(out))
-    m = out.max(axis=1, keepdims=True)
-    lse = m[:, 0] + np.log(np.exp(out - m).sum(axis=1))
-    return float(np.mean(lse - out[np.arange(len(out)), labels]))
-
-
-class _Meter:
-    """Float64 measurements of an end-to-end W on fixed data (the augmented set and the training set)."""
-
-    def __init__(self, data: Data, loss: str, method: str, lam: float, g: np.ndarray, seen: np.ndarray):
-        self.data, self.loss, self.method, self.lam, self.g = data, loss, method, lam, g
-        self.x, self.y = np.ascontiguousarray(data.x), data.y
-        self.x_aug, self.y_aug, self.l_aug = data.x_aug, np.tile(data.y, (data.rep.order, 1)), data.labels_aug
-        self.gbar = groups.reynolds(data.rep)
-        self.seen = seen  # orthonormal basis of the pixels the augmented data light
-        self.blind = duan_span.range_basis(np.eye(data.rep.dim) - seen @ seen.T)
-
-    def objective(self, w: np.ndarray, out_aug: np.ndarray | None = None) -> float:
-        """The run's own training objective, in float64 (``out_aug``: X_aug W^T when already computed)."""
-        if self.method == "da":
-            out = self.x_aug @ w.T if out_aug is None else out_aug
-            return _np_data_term(out, self.y_aug, self.l_aug, self.loss)
-        value = _np_data_term(self.x @ w.T, self.y, self.data.labels, self.loss)
-        return value + (self.lam * float(np.sum((w @ self.g) ** 2)) if self.method == "reg" else 0.0)
-
-    def __call__(self, w: np.ndarray) -> dict[str, float]:
-        out_aug = self.x_aug @ w.T
-        perp = w - w @ self.gbar
-        norm2 = float(np.sum(w**2))
-        return {"objective": self.objective(w, out_aug),
-                "accuracy": float(np.mean(out_aug.argmax(axis=1) == self.l_aug)),
-                "w_perp": float(np.linalg.norm(perp)),
-                "w_perp_seen": float(np.linalg.norm(perp @ self.seen)),
-                "w_perp_blind": float(np.linalg.norm(perp @ self.blind)) if self.blind.size else 0.0,
-                "proportion": float(np.sum((w - perp) ** 2) / norm2) if norm2 > 0 else float("nan"),
-                "w_norm": math.sqrt(norm2)}
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """One torch thread and one BLAS thread inside: the bits do not depend on the machine, and small matrices do not
-    pay for idle threads (a 196 x 196 eigh takes 0.8 s instead of 9 ms with 2 OpenBLAS threads on a loaded machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def record_epochs(epochs: int, points: int) -> np.ndarray:
-    """The epochs a curve is recorded at: ``points`` + 1 evenly spaced from 0 to ``epochs`` (all when fewer)."""
-    return np.unique(np.linspace(0, epochs, min(points, epochs) + 1).round().astype(np.int64))
-
-
-def train(data: Data, method: str, loss: str, lam: float, seed: int, epochs: int, *, points: int = 250,
-          hidden: int = HIDDEN, lr: float = LR, optimum: float | None = None, seen: np.ndarray | None = None,
-          weights: tuple[tuple[int, ...], tuple[int, ...]] | None = None,
-          device: torch.device | str = "cpu") -> dict[str, Any]:
-    """One full-batch Adam run: method 'da' (all rotations of every image), 'constrained' (hard-wired, x -> W2 W1 B x)
-    or 'reg' (the images alone, + lambda ||W G||_F^2); loss 'mse' or 'ce'.
-
-    Returns the recorded curves (epochs, objective, accuracy on the augmented set, ||W_perp||_F with its seen and
-    blind parts, ||W - W_perp||^2 / ||W||^2, ||W||), the entries W[rows, cols] of ``weights`` along the way, the final
-    end-to-end W (float64, key "w") and the final gradient norm; ``optimum`` (the closed-form objective value) adds
-    the excess objective curve. Runs on one torch and one BLAS thread (:func:`one_thread`).
-    """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    with one_thread():
-        return _train(data, method, loss, lam, seed, epochs, points, hidden, lr, optimum, seen, weights,
-                      torch.device(device))
-
-
-def _train(data: Data, method: str, loss: str, lam: float, seed: int, epochs: int, points: int, hidden: int, lr: float,
-           optimum: float | None, seen: np.ndarray | None, weights, device: torch.device) -> dict[str, Any]:
-    rep = data.rep
-    g_np = duan.constraint_matrix(rep)
-    seen = duan_span.augmented_seen(data.x.T, rep) if seen is None else seen
-    meter = _Meter(data, loss, method, lam if method == "reg" else 0.0, g_np, seen)
-    torch.manual_seed(seed)
-    model = TwoLayer(rep.dim, hidden, data.classes, rep if method == "constrained" else None).to(device)
-    if method == "da":
-        x, y, labels = data.x_aug, np.tile(data.y, (rep.order, 1)), data.labels_aug
-    else:
-        x, y, labels = data.x, data.y, data.labels
-    xt = model.features(torch.as_tensor(x, dtype=torch.float32, device=device))  # the hard-wired features: once
-    yt = torch.as_tensor(y, dtype=torch.float32, device=device)
-    lt = torch.as_tensor(labels, device=device)
-    gt = torch.as_tensor(g_np, dtype=torch.float32, device=device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=BETAS)
-
-    def step_objective() -> torch.Tensor:
-        value = objective(model.head(xt), loss, yt, lt)
-        if method == "reg":
-            value = value + penalty(model.product(), gt, lam)
-        return value
-
-    at = record_epochs(epochs, points)
-    curves: dict[str, list[float]] = {}
-    tracked: list[list[list[float]]] = []
-    start, cpu = time.perf_counter(), time.process_time()
-    k = 0
-    for epoch in range(epochs + 1):
-        if k < len(at) and epoch == at[k]:
-            w = model.end_to_end()
-            for key, value in meter(w).items():
-                curves.setdefault(key, []).append(value)
-            if weights is not None:
-                tracked.append(w[np.ix_(weights[0], weights[1])].tolist())
-            k += 1
-        if epoch == epochs:
-            break
-        opt.zero_grad(set_to_none=True)
-        step_objective().backward()
-        opt.step()
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    opt.zero_grad(set_to_none=True)
-    step_objective().backward()
-    grad = math.sqrt(sum(float(p.grad.double().pow(2).sum()) for p in model.parameters()))
-    result: dict[str, Any] = {"method": method, "loss": loss, "lam": lam if method == "reg" else None, "seed": seed,
-                              "epochs": epochs, "seconds": seconds, "cpu_seconds": cpu, "grad_norm": grad,
-                              "record_epochs": at.tolist(), "curves": curves, "w": model.end_to_end()}
-    if optimum is not None:
-        curves["excess"] = [v - optimum for v in curves["objective"]]
-    if weights is not None:
-        result["weights"] = {"rows": list(weights[0]), "cols": list(weights[1]), "values": tracked}
-    return result
-
-
 # ---------------------------------------------------------------------------------------------------- closed forms
 
 @dataclass
@@ -436,7 +142,7 @@ def _closed_forms(data: Data, lambdas: tuple[float, ...], r: int) -> ClosedForms
     cf = ClosedForms(w_inv=duan_span.constrained_optimum(x, y, g, r), w_da=duan_span.augmented_optimum(x, y, rep, r),
                      w_reg={lam: duan_span.regularized_optimum(x, y, g, lam, r) for lam in lambdas},
                      seen=duan_span.augmented_seen(x, rep))
-    meter = {m: _Meter(data, "mse", m, 0.0, g, cf.seen) for m in ("constrained", "da")}
+    meter = {m: Meter(data, "mse", m, 0.0, g, cf.seen) for m in ("constrained", "da")}
 
     def describe(w: np.ndarray, value: float) -> dict[str, float]:
         m = meter["da"](w)
