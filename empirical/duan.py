@@ -40,7 +40,7 @@ from empirical.engine.context import PAPER_OUT
 from empirical.engine.store import StoreError, check_writable, clean_orphans, write_text
 from empirical.paper.duan_data import load_data
 from empirical.paper.duan_experiment import FOLDER, FULL, OUTPUT, QUICK, experiment, scale_tag
-from empirical.paper.duan_training import one_thread
+from empirical.engine.threads import threads
 from empirical.paper.duan_report import markdown
 
 __all__ = ["parser", "main"]
@@ -135,7 +135,7 @@ def _writable(out: Path) -> None:
 def _figures(doc: dict, out: Path) -> list[Path]:
     from empirical.paper.duan_plots import plot_all
 
-    with one_thread():
+    with threads(1, blas=True):
         return plot_all(doc, out)
 
 

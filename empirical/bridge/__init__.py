@@ -25,13 +25,11 @@ and ``part_scales`` names the scale of each part.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 from dataclasses import replace
-from typing import Any, Iterator
+from typing import Any
 
-import torch
 from tqdm.auto import tqdm
 
 from empirical.bridge.deep import deep_bridge, theory_verdicts
@@ -40,6 +38,7 @@ from empirical.bridge.linear import linear_bridge
 from empirical.bridge.sigma import flow_data
 from empirical.bridge.subspace import subspace_bridge
 from empirical.cli import add_arguments, command, parse_context
+from empirical.engine.threads import threads
 from empirical.engine.context import Context, Scale, part_scales, scale_tag
 from empirical.engine.store import write_json
 from empirical.measure.groups import group_names
@@ -48,7 +47,6 @@ from empirical.engine.store import combine_provenance
 from empirical.engine.results import provenance
 from empirical.engine.tuning import tune_nu
 
-from threadpoolctl import threadpool_limits  # numpy's BLAS thread pool cannot be sized from Python without it
 
 __all__ = ["PARTS", "QUICK_PARTS", "QUICK_THEORY_CASES", "THEORY_CASES", "part_contexts", "bridge", "merge",
            "part_scales", "summary", "main"]
@@ -69,23 +67,13 @@ def _quick(ctx: Context) -> bool:
     return scale_tag(ctx.scale).startswith("quick")
 
 
-@contextlib.contextmanager
-def _one_thread(ctx: Context) -> Iterator[None]:
+def _one_thread(ctx: Context):
     """torch and numpy's BLAS on one thread each while a quick bridge runs on the exact CPU engine (stack 1)."""
     # On a 2-core CPU shared with other processes, two-thread OpenBLAS and OpenMP pools spin against them and
     # against each other (OpenBLAS's idle workers keep polling while torch evaluates): measured on this
     # project's machine, the linear part's float64 analysis took 7.8 s on two BLAS threads, 2.9 s on one.
     # Only at the quick scale: full-scale numbers keep the thread counts they were made with.
-    if not (_quick(ctx) and ctx.device.type == "cpu" and ctx.stack == 1):
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    finally:
-        torch.set_num_threads(before)
+    return threads(1 if _quick(ctx) and ctx.device.type == "cpu" and ctx.stack == 1 else None, blas=True)
 
 
 def part_contexts(ctx: Context, keep: tuple[str, ...] = ()) -> dict[str, Context]:

@@ -20,6 +20,7 @@ from torch import nn
 from empirical.data.transforming import TransformingDataset, transforming
 from empirical.engine.context import Context
 from empirical.engine.executors import run_jobs
+from empirical.engine.threads import threads
 from empirical.engine.store import StoreError, clean_orphans, entry_lock
 from empirical.engine.config import RunConfig
 from empirical.engine.results import load_result, result_path, RunResult, save_result
@@ -63,7 +64,7 @@ def _train_locked(ctx: Context, configs: list[RunConfig], bar) -> dict[RunConfig
         data = train_data(dataset_for(ctx, c0), ctx.device)
         tag = hashlib.sha256("".join(c.key() for c in stack).encode()).hexdigest()[:16]
         ckpt = ctx.runs_dir / f"stack-{tag}.ckpt"
-        with _threads(1 if exact else torch.get_num_threads()):  # one thread: the bits do not depend on the machine
+        with threads(1 if exact else None):  # one thread: the bits do not depend on the machine
             results = train_stack(stack, data, image_group(c0.group), progress=bar.update, checkpoint=ckpt,
                                   checkpoint_seconds=ctx.checkpoint_seconds)
         for res in results:
@@ -75,17 +76,6 @@ def _train_locked(ctx: Context, configs: list[RunConfig], bar) -> dict[RunConfig
                     f": FAILED, {res.failed}" if res.failed else "")
         ckpt.unlink(missing_ok=True)
     return done
-
-
-@contextlib.contextmanager
-def _threads(n: int):
-    """Run the block with ``n`` torch intra-op threads, then restore the count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _train_job(ctx: Context, configs: list[RunConfig]) -> list[str]:

@@ -57,8 +57,9 @@ import torch
 from empirical.engine.results import provenance
 from theory import duan, duan_span
 
+from empirical.engine.threads import threads
 from empirical.paper.duan_data import SIDE, Data, orbits
-from empirical.paper.duan_training import BETAS, HIDDEN, LOSSES, LR, Meter, one_thread, train
+from empirical.paper.duan_training import BETAS, HIDDEN, LOSSES, LR, Meter, train
 
 __all__ = ["LAMBDAS", "ORBIT_PIXELS", "WEIGHT_ROWS", "TURN_TOL", "FOLDER", "OUTPUT", "FIGURES", "Scale", "FULL", "QUICK",
            "scale_tag", "ClosedForms", "closed_forms", "path_lambdas", "distances", "zigzag", "pattern", "experiment",
@@ -132,7 +133,7 @@ class ClosedForms:
 def closed_forms(data: Data, lambdas: tuple[float, ...], r: int = HIDDEN) -> ClosedForms:
     """The three optima of the MSE problems (Eq. 4, 7, 9) on ``data`` at rank r, and their objectives, augmented
     accuracy, norms and non-invariant parts (one BLAS thread)."""
-    with one_thread():
+    with threads(1, blas=True):
         return _closed_forms(data, lambdas, r)
 
 
@@ -264,7 +265,7 @@ def experiment(data: Data, scale: Scale, seed: int, progress: Callable[[str], No
     """Every run of the paper's §4 (MSE) and Appendix C.2 (cross-entropy) at ``scale``, the closed forms, the
     distances, the curve shapes and the long DA run: the document the figures and the summary are drawn from. One
     torch and one BLAS thread throughout."""
-    with one_thread():
+    with threads(1, blas=True):
         return _experiment(data, scale, seed, progress, device)
 
 

@@ -4,23 +4,22 @@ hard-wired one (W2 W1 B x), the penalty lambda ||W G||_F^2, full-batch Adam, and
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from threadpoolctl import threadpool_limits
 from torch.nn import functional as F
 
 from theory import duan, duan_span, groups
 
+from empirical.engine.threads import threads
 from empirical.paper.duan_data import Data, orbit_mean_matrix, orbits
 
 __all__ = ["HIDDEN", "LR", "BETAS", "LOSSES", "METHODS", "orbit_features", "TwoLayer", "penalty", "objective", "train",
-           "one_thread", "record_epochs", "Meter"]
+           "record_epochs", "Meter"]
 
 HIDDEN = 5
 LR = 1e-3
@@ -125,19 +124,6 @@ class Meter:
                 "w_norm": math.sqrt(norm2)}
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """One torch thread and one BLAS thread inside: the bits do not depend on the machine, and small matrices do not
-    pay for idle threads (a 196 x 196 eigh takes 0.8 s instead of 9 ms with 2 OpenBLAS threads on a loaded machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def record_epochs(epochs: int, points: int) -> np.ndarray:
     """The epochs a curve is recorded at: ``points`` + 1 evenly spaced from 0 to ``epochs`` (all when fewer)."""
     return np.unique(np.linspace(0, epochs, min(points, epochs) + 1).round().astype(np.int64))
@@ -153,11 +139,11 @@ def train(data: Data, method: str, loss: str, lam: float, seed: int, epochs: int
     Returns the recorded curves (epochs, objective, accuracy on the augmented set, ||W_perp||_F with its seen and
     blind parts, ||W - W_perp||^2 / ||W||^2, ||W||), the entries W[rows, cols] of ``weights`` along the way, the final
     end-to-end W (float64, key "w") and the final gradient norm; ``optimum`` (the closed-form objective value) adds
-    the excess objective curve. Runs on one torch and one BLAS thread (:func:`one_thread`).
+    the excess objective curve. Runs on one torch and one BLAS thread (``empirical.engine.threads.threads(1, blas=True)``).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    with one_thread():
+    with threads(1, blas=True):
         return _train(data, method, loss, lam, seed, epochs, points, hidden, lr, optimum, seen, weights,
                       torch.device(device))
 

@@ -10,13 +10,13 @@ exactly as ``empirical.engine.evaluation.evaluate`` does; LI and DI every test s
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import torch
 
 from empirical.paper import readings as rd
 from empirical.engine.architectures import build
+from empirical.engine.threads import threads
 from empirical.engine.context import Context
 from empirical.engine.evaluation import cached_evaluation
 from empirical.engine.runs import build_model, dataset_for
@@ -36,17 +36,10 @@ def parameter_counts() -> dict[int, int]:
     return {d: parameter_count(build("mlp", depth=d)) for d in (5, 6)}
 
 
-@contextlib.contextmanager
 def _threads_for(ctx: Context):
     """One torch thread on a CPU while the readings compute: they are many small tensor ops, which a second
     thread slows down when the other core is busy (measured 25x for one run's SI product); else as it was."""
-    before = torch.get_num_threads()
-    if ctx.device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return threads(1 if ctx.device.type == "cpu" else None)
 
 
 def _baselines(ctx: Context, result: RunResult) -> dict[str, Any]:
