@@ -69,11 +69,13 @@ def parser() -> argparse.ArgumentParser:
 
 def markdown(doc: dict, stem: str = OUTPUT) -> str:
     """scaling.md: the scope, the table and the verdicts."""
-    lines = ["# Does DA learn genuine invariance with more data? (`python -m empirical.scaling`)", "",
+    arch = doc.get("arch", "mlp")
+    command_line = "python -m empirical.scaling" + ("" if arch == "mlp" else f" --arch {arch}")
+    lines = [f"# Does DA learn genuine invariance with more data? The {arch} (`{command_line}`)", "",
              *scope_lines(doc), "", f"![SI and NLI against n]({stem}.png)", "", *table_markdown(doc), "",
              "The claims (criteria fixed before the runs: `empirical/paper/scaling_claims.py`):", "",
              "| claim | verdict | evidence |", "|---|---|---|"]
-    for cid, _, statement, verdict, evidence, _ in findings(doc):
+    for cid, _, statement, verdict, evidence, _ in findings(doc, arch):
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in (f"`{cid}`: {statement}", f"**{verdict}**",
                                                                          evidence)) + " |")
     return "\n".join(lines) + "\n"

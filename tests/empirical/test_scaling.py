@@ -125,3 +125,19 @@ def test_the_command_at_a_tiny_quick_scale(tmp_path, caplog):
         out / "scaling.md").read_text()
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("wrote ")]
     assert all(str(out / f) in line for f in ("scaling.json", "scaling.md", "scaling.png"))
+
+
+@needs_full_data("mnist")
+def test_the_cnn_command_writes_its_own_outputs_judged_under_its_own_ids(tmp_path):
+    argv = ["--quick", "--epochs", "1", "--sizes", "100", "--parts", "1", "--groups", "T3", "--arch", "cnn",
+            "--cache-dir", str(tmp_path), "--quiet"]
+    assert scaling.main(argv) == 0
+    out = tmp_path / "figures" / "quick-e1" / "data_scaling"
+    doc = json.loads((out / "scaling_cnn.json").read_text())
+    assert doc["arch"] == "cnn" and doc["nu"] == ds.NU["cnn"] and not (out / "scaling.json").exists()
+    assert [(r["group"], r["kind"]) for r in doc["rows"]] == [("T3", "DA")]
+    md = (out / "scaling_cnn.md").read_text()
+    assert md.startswith("# Does DA learn genuine invariance with more data? The cnn "
+                         "(`python -m empirical.scaling --arch cnn`)")
+    assert "`scaling_da_si_rises_cnn`" in md and "scaling_linear" not in md
+    assert (out / "scaling_cnn.png").read_bytes()[:4] == b"\x89PNG"
