@@ -163,6 +163,8 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     script = textwrap.dedent("""
         import os, signal, sys, time
         from empirical import cli
+        # as in a terminal: a process started in the background by a non-interactive shell inherits SIGINT ignored
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         @cli.command
         def main(argv):
             os.kill(os.getpid(), signal.SIGINT)
