@@ -25,21 +25,30 @@ from empirical.engine.context import FULL, PAPER_OUT, QUICK, Context, scale_tag
 from empirical.engine.executors import EXECUTORS, WorkerDied, make_executor
 from empirical.engine.store import StoreError, check_writable, clean_orphans
 
-__all__ = ["add_arguments", "positive_int", "UsageError", "resolve_device", "in_subfolder", "context_from_args",
+__all__ = ["add_arguments", "positive_int", "non_negative_int", "UsageError", "resolve_device", "in_subfolder", "context_from_args",
            "default_context", "parse_context", "command"]
 
 log = logging.getLogger("empirical")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+def _int_at_least(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _int_at_least(text, 0)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

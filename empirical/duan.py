@@ -34,7 +34,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from empirical.cli import UsageError, add_arguments, command, parse_context, positive_int
+from empirical.cli import UsageError, add_arguments, command, parse_context, non_negative_int, positive_int
 from empirical.engine.architectures import DEFAULT_ARCH
 from empirical.engine.context import PAPER_OUT
 from empirical.engine.store import StoreError, check_writable, clean_orphans, write_text
@@ -48,24 +48,14 @@ __all__ = ["parser", "main"]
 log = logging.getLogger("empirical")
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
     """The shared options (``empirical.cli``), ``--groups`` (R4 only), ``--seed``, ``--long-epochs``, ``--n-train``."""
     p = add_arguments(argparse.ArgumentParser(prog="python -m empirical.duan", description=__doc__,
                                               formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("--groups", nargs="+", default=["R4"], choices=["R4"],
                    help="the group: R4, the paper's C4 rotating the 14 x 14 image (the only one)")
-    p.add_argument("--seed", type=_count, default=0, help="draws the images; the k-th run seed is seed + k (default 0)")
-    p.add_argument("--long-epochs", type=_count, default=None,
+    p.add_argument("--seed", type=non_negative_int, default=0, help="draws the images; the k-th run seed is seed + k (default 0)")
+    p.add_argument("--long-epochs", type=non_negative_int, default=None,
                    help=f"one DA + MSE run continued this long, 0: none (full: {FULL.long_epochs}; --quick: 0)")
     p.add_argument("--redraw", action="store_true",
                    help="redraw the figures and README.md from the duan.json in the output folder; train nothing")

@@ -69,7 +69,7 @@ __all__ = [
     "generated_subgroup",
     "generators",
     "constraint_matrix",
-    "left_null_projector",
+    "left_null_basis", "left_null_projector",
     "data_root",
     "truncate",
     "least_squares_target",
@@ -151,14 +151,20 @@ def constraint_matrix(rep: Representation, elements: tuple[int, ...] | list[int]
     return np.concatenate([eye - rep.matrices[g] for g in elements], axis=1)
 
 
-def left_null_projector(g: np.ndarray, rtol: float = RANK_RTOL) -> np.ndarray:
-    """I - G G^+, (d, d): the orthogonal projector onto the left null space {v : v^T G = 0} of G (d, k)."""
+def left_null_basis(g: np.ndarray, rtol: float = RANK_RTOL) -> np.ndarray:
+    """An orthonormal basis N (d, d - rank G) of the left null space {v : v^T G = 0} of G (d, k): W G = 0 iff
+    W = M N^T."""
     d = g.shape[0]
     if g.size == 0:
         return np.eye(d)
     u, s, _ = np.linalg.svd(g, full_matrices=True)
     rank = int((s > rtol * max(s.max(initial=0.0), 1e-300)).sum())
-    null = u[:, rank:]
+    return u[:, rank:]
+
+
+def left_null_projector(g: np.ndarray, rtol: float = RANK_RTOL) -> np.ndarray:
+    """I - G G^+, (d, d): the orthogonal projector onto the left null space {v : v^T G = 0} of G (d, k)."""
+    null = left_null_basis(g, rtol)
     return null @ null.T
 
 

@@ -41,7 +41,7 @@ from theory import duan
 from theory.groups import Representation
 
 __all__ = ["range_basis", "augmented_seen", "constrained_seen", "regularized_seen", "augmented_optimum",
-           "constrained_optimum", "regularized_optimum", "invariant_row_basis"]
+           "constrained_optimum", "regularized_optimum"]
 
 RANK_RTOL = duan.RANK_RTOL
 
@@ -51,16 +51,6 @@ def range_basis(s: np.ndarray, rtol: float = RANK_RTOL) -> np.ndarray:
     exceeds rtol times the largest."""
     lam, u = np.linalg.eigh((s + s.T) / 2)
     return u[:, lam > rtol * max(lam.max(initial=0.0), 1e-300)]
-
-
-def invariant_row_basis(g: np.ndarray, rtol: float = RANK_RTOL) -> np.ndarray:
-    """An orthonormal basis N (d0, d) of the left null space {v : v^T G = 0} of G (d0, k): W G = 0 iff W = M N^T."""
-    d0 = g.shape[0]
-    if g.size == 0:
-        return np.eye(d0)
-    u, s, _ = np.linalg.svd(g, full_matrices=True)
-    rank = int((s > rtol * max(s.max(initial=0.0), 1e-300)).sum())
-    return u[:, rank:]
 
 
 def _augmented_moment(x: np.ndarray, rep: Representation) -> np.ndarray:
@@ -75,7 +65,7 @@ def augmented_seen(x: np.ndarray, rep: Representation) -> np.ndarray:
 
 def constrained_seen(x: np.ndarray, g: np.ndarray) -> np.ndarray:
     """N U (d0, k): orthonormal basis of the invariant row vectors that the data light (Eq. 4 sees W N U)."""
-    n = invariant_row_basis(g)
+    n = duan.left_null_basis(g)
     f = n.T @ x
     return n @ range_basis(f @ f.T)
 
