@@ -51,9 +51,7 @@ def plot_distributions(res: dict[str, Any], path: Path) -> Path:
         ax.axis("off")
     fig.tight_layout()
     _note(fig, "Per-sample distributions over the audited data: histogram, median (solid), quartiles (dotted).")
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(path))[0]
 
 
 def plot_verdict(res: dict[str, Any], path: Path) -> Path:
@@ -85,9 +83,7 @@ def plot_verdict(res: dict[str, Any], path: Path) -> Path:
                 ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     _note(fig, "Mean DI (log axis) and SI of this model (star) against the suite's WT, IR and DA models (Table 1).")
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(path))[0]
 
 
 def plot_layers(res: dict[str, Any], path: Path) -> Path:
@@ -112,9 +108,7 @@ def plot_layers(res: dict[str, Any], path: Path) -> Path:
     ax.legend(fontsize=6, frameon=False)
     fig.tight_layout()
     _note(fig, "0: the module's output does not move along the orbit; 1: as much as switching samples.")
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(path))[0]
 
 
 def plot_orbit_saliency(images: np.ndarray, maps: np.ndarray, si: np.ndarray, group: str, path: Path) -> Path:
@@ -134,6 +128,4 @@ def plot_orbit_saliency(images: np.ndarray, maps: np.ndarray, si: np.ndarray, gr
         ax.set_yticks([])
     fig.suptitle(f"Realigned saliency maps over the {group} orbit", fontsize=8)
     _note(fig, "Each row: the sample, then the saliency map of g x moved back by g^-1; identical maps = invariant.")
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(path))[0]

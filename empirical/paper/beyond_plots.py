@@ -53,6 +53,4 @@ def plot_beyond(data: dict[str, Any], path: Path) -> Path:
                  f"{data.get('scale_tag', '?')}", fontsize=9)
     caption(fig, data, -0.01, note="Bars: mean over seeds; error bars: ± 1 standard deviation over seeds "
                                    "(population, ddof = 0).")
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(path))[0]

@@ -72,9 +72,7 @@ def plot_linear(data: dict[str, Any], path: Path) -> Path:
         ax.set_yscale("log")
         ax.set_xlabel(r"$\nu$ (CE + $\nu$ LI, Adam): solid last epoch, dotted best val.; dashed: DA (last)")
         ax.legend(fontsize=7)
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(path))[0]
 
 
 def plot_deep_linear(data: dict[str, Any], path: Path) -> Path:
@@ -95,9 +93,7 @@ def plot_deep_linear(data: dict[str, Any], path: Path) -> Path:
             ax.set_ylabel(r"$\sigma_{\max}(W_L\cdots W_1)$ / initial")
             ax.set_title(f"{g}, linear 5-layer MLP: {title}", fontsize=9)
             ax.legend(fontsize=7)
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(path))[0]
 
 
 def plot_layers(data: dict[str, Any], path: Path) -> Path:
@@ -121,9 +117,7 @@ def plot_layers(data: dict[str, Any], path: Path) -> Path:
         for ax in axes[row]:
             ax.set_xlabel("epoch")
         axes[row, -1].legend(fontsize=7)
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(path))[0]
 
 
 def plot_subspace(data: dict[str, Any], path: Path) -> Path:
@@ -142,9 +136,7 @@ def plot_subspace(data: dict[str, Any], path: Path) -> Path:
         sub = data[g]["subspace"]
         ax.set_title(f"{g}: S = span{{x - gx}}, dim {sub['rank_S']} of {sub['d']}", fontsize=9)
         ax.legend(fontsize=7)
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(path))[0]
 
 
 def plot_all(result: dict[str, Any], out_dir: Path, quiet: bool = True) -> list[Path]:

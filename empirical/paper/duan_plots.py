@@ -30,13 +30,6 @@ def _caption(fig, doc: dict[str, Any], note: str) -> None:
     caption(fig, doc, note="\n".join(textwrap.wrap(note, width)))
 
 
-def _save(fig, path: Path) -> Path:
-    try:
-        return save_figure(fig, path)
-    finally:
-        plt.close(fig)
-
-
 def _lam(lam: float) -> str:
     return f"{lam:g}"
 
@@ -91,7 +84,7 @@ def plot_weights(doc: dict[str, Any], path: Path, loss: str = "mse", rows: int |
     fig.tight_layout()
     _caption(fig, doc, "dotted: the closed-form optimum W^da (theory.duan_span), equal in the four columns"
             if loss == "mse" else "no closed form for cross-entropy")
-    return _save(fig, path)
+    return save_figure(fig, path)[0]
 
 
 def plot_training(doc: dict[str, Any], path: Path) -> Path:
@@ -131,7 +124,7 @@ def plot_training(doc: dict[str, Any], path: Path) -> Path:
     _caption(fig, doc, f"{_seeds_note(doc)}. Objectives: DA 1/(4n) Σ_g ||W ρ(g) X − Y||², constrained "
             "1/n ||W X − Y||² over invariant W, λ: 1/n ||W X − Y||² + λ||W G||². Dotted: the closed forms' values "
             "(accuracy, objective).")
-    return _save(fig, path)
+    return save_figure(fig, path)[0]
 
 
 def plot_w_perp(doc: dict[str, Any], path: Path) -> Path:
@@ -171,7 +164,7 @@ def plot_w_perp(doc: dict[str, Any], path: Path) -> Path:
     _caption(fig, doc, f"{_seeds_note(doc)}. W_perp = W (I − Ḡ), Ḡ the mean of the four rotations. Dotted "
             "horizontal: the closed forms' ||W_perp|| (0 for W^da; right panel: ||W^da||_F). Dashed: the part of "
             "W_perp on the pixels that are zero in every rotation of every image (the loss never moves it).")
-    return _save(fig, path)
+    return save_figure(fig, path)[0]
 
 
 def plot_proportion(doc: dict[str, Any], path: Path) -> Path:
@@ -186,7 +179,7 @@ def plot_proportion(doc: dict[str, Any], path: Path) -> Path:
     ax.legend(fontsize=7)
     fig.tight_layout()
     _caption(fig, doc, f"{_seeds_note(doc)}. Dotted: the closed forms W^reg(λ) (W^da: 1).")
-    return _save(fig, path)
+    return save_figure(fig, path)[0]
 
 
 def plot_ce(doc: dict[str, Any], path: Path) -> Path:
@@ -213,7 +206,7 @@ def plot_ce(doc: dict[str, Any], path: Path) -> Path:
         ax.legend(fontsize=7)
     fig.tight_layout()
     _caption(fig, doc, f"{_seeds_note(doc)}. Cross-entropy instead of MSE; no closed form (no theorem).")
-    return _save(fig, path)
+    return save_figure(fig, path)[0]
 
 
 def plot_all(doc: dict[str, Any], out: Path) -> list[Path]:

@@ -76,9 +76,7 @@ def plot_saliency_orbit(data: dict[str, Any], path: Path) -> Path:
     fig.suptitle(f"Saliency over the {data['group']} orbit of test sample {data['sample']} (class {data['label']}; "
                  "red bar: the true class)", y=1.07, fontsize=9)
     caption(fig, data)
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(path))[0]
 
 
 def plot_latent(data: dict[str, Any], path: Path) -> Path:
@@ -119,6 +117,4 @@ def plot_latent(data: dict[str, Any], path: Path) -> Path:
     fig.suptitle(f"t-SNE of the penultimate layer, {data['group']}: {len(labels)} test samples x {k} orientations; "
                  f"the orbits of {len(traced)} samples traced (markers: orientation)", fontsize=9)
     caption(fig, data, -0.12)
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(path))[0]

@@ -37,12 +37,19 @@ def caption(fig, data: dict[str, Any], y: float = -0.02, note: str = "") -> None
     fig.text(0.0, y, text, fontsize=CAPTION_FONTSIZE, color=CAPTION_COLOR, ha="left", va="top", linespacing=1.4)
 
 
-def save_figure(fig, path: Path) -> Path:
-    """Save ``fig`` atomically to ``path`` (format from its suffix)."""
+def save_figure(fig, *paths: Path) -> list[Path]:
+    """Save ``fig`` atomically to each of ``paths`` (format from its suffix), then close it, also when a save
+    fails: every figure here is drawn once and saved once, and an open one would hold its memory until exit."""
+    try:
+        return [_save_one(fig, Path(path)) for path in paths]
+    finally:
+        plt.close(fig)
+
+
+def _save_one(fig, path: Path) -> Path:
     buf = io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix.lstrip("."), dpi=150, bbox_inches="tight", metadata=_METADATA.get(
-        Path(path).suffix))
-    return write_bytes(buf.getvalue(), Path(path))
+    fig.savefig(buf, format=path.suffix.lstrip("."), dpi=150, bbox_inches="tight", metadata=_METADATA.get(path.suffix))
+    return write_bytes(buf.getvalue(), path)
 
 
 # No creation date in the files, so that the same numbers give the same bytes.
@@ -81,9 +88,7 @@ def plot_spectral(data: dict[str, Any], stem: Path) -> list[Path]:
     ax.legend(title="group")
     caption(fig, data, note=f"Bars: mean over seeds ({seeds_text(rows)}); error bars: ± 1 standard deviation over "
                             "seeds (population, ddof = 0).")
-    paths = [save_figure(fig, Path(f"{stem}.{ext}")) for ext in ("png", "pdf")]
-    plt.close(fig)
-    return paths
+    return save_figure(fig, Path(f"{stem}.png"), Path(f"{stem}.pdf"))
 
 
 # Figure 4's marks per model: WT's DI is exactly 0 and IR's close to it, so WT is drawn as large open circles on a
@@ -128,9 +133,7 @@ def plot_drift(data: dict[str, Any], stem: Path) -> list[Path]:
     fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), fontsize=8, frameon=False)
     caption(fig, data, note="Shaded band: DI ± 1 standard deviation over seeds. WT (open circles) and IR (triangles) "
                             "are drawn on top of each other where their values coincide (DI near 0).")
-    paths = [save_figure(fig, Path(f"{stem}.{ext}")) for ext in ("png", "pdf")]
-    plt.close(fig)
-    return paths
+    return save_figure(fig, Path(f"{stem}.png"), Path(f"{stem}.pdf"))
 
 
 def plot_saliency(data: dict[str, Any], path: Path) -> Path:
@@ -152,6 +155,4 @@ def plot_saliency(data: dict[str, Any], path: Path) -> Path:
     fig.suptitle(f"Realigned saliency maps over the {data['group']} orbit "
                  + ", ".join(f"{m}: SI = {np.mean(data['SI'][m]):.2f}" for m in models), fontsize=8)
     caption(fig, data)
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(path))[0]

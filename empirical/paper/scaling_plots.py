@@ -84,6 +84,4 @@ def plot_scaling(data: dict[str, Any], path: Path) -> Path:
                                  f"{s['steps_per_epoch']} steps); engine {prov.get('engine', '?')}, code "
                                  f"{prov.get('code', '?')}", width)
     fig.text(0.0, -0.01, note, fontsize=CAPTION_FONTSIZE, color=CAPTION_COLOR, ha="left", va="top", linespacing=1.4)
-    out = save_figure(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(path))[0]

@@ -163,9 +163,9 @@ def drawn(monkeypatch):
 
     figures, save = {}, plots.save_figure
 
-    def keep(fig, path):
-        figures[Path(path).name] = fig
-        return save(fig, path)
+    def keep(fig, *paths):
+        figures.update((Path(path).name, fig) for path in paths)
+        return save(fig, *paths)
 
     monkeypatch.setattr(plots, "save_figure", keep)
     return figures
@@ -269,3 +269,16 @@ def test_figures_option_redraws_every_figure_from_its_json_and_writes_no_json_or
 def test_figures_option_without_a_json_says_so(tmp_path, capsys):
     assert report.main(["--out", str(tmp_path), "--figures"]) == 1
     assert "no fig4_drift*.json" in capsys.readouterr().err
+
+
+def test_save_figure_closes_the_figure_it_saved_and_one_whose_save_failed(tmp_path):
+    from empirical.paper.plots import plt, save_figure
+
+    fig = plt.figure()
+    paths = save_figure(fig, tmp_path / "a.png", tmp_path / "a.pdf")
+    assert [p.name for p in paths] == ["a.png", "a.pdf"] and all(p.stat().st_size > 0 for p in paths)
+    assert fig.number not in plt.get_fignums()
+    fig = plt.figure()
+    with pytest.raises(ValueError):
+        save_figure(fig, tmp_path / "a.nosuchformat")
+    assert fig.number not in plt.get_fignums() and not (tmp_path / "a.nosuchformat").exists()
