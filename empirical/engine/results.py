@@ -42,9 +42,12 @@ class RunResult:
     best_epoch: int
     best_val_acc: float
     history: dict[str, list[float]] = field(default_factory=dict)
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall seconds of training (its stack's, divided among its runs); not the gap before a resume
     failed: str = ""  # why the run failed (e.g. its loss diverged); a failed run is reported, never used
     provenance: dict = field(default_factory=dict)  # code, engine, torch, device, threads, stack
+    # CPU seconds the training process spent (time.process_time, divided among the stack's runs): the core time,
+    # which a busy machine's wall seconds overstate; None for a run trained before it was recorded
+    cpu_seconds: float | None = None
 
 
 @functools.cache

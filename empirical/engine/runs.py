@@ -71,8 +71,9 @@ def _train_locked(ctx: Context, configs: list[RunConfig], bar) -> dict[RunConfig
             save_result(res, ctx.runs_dir)
             done[res.config] = res
             c = res.config
-            log.log(logging.WARNING if res.failed else logging.INFO, "trained run %s (%s%s %s seed %d) in %.1f s%s",
-                    c.key(), c.model, f"-{c.form} nu={c.nu:g}" if c.form else "", c.group, c.seed, res.seconds,
+            cpu = "" if res.cpu_seconds is None else f", {res.cpu_seconds:.1f} CPU s"
+            log.log(logging.WARNING if res.failed else logging.INFO, "trained run %s (%s%s %s seed %d) in %.1f s%s%s",
+                    c.key(), c.model, f"-{c.form} nu={c.nu:g}" if c.form else "", c.group, c.seed, res.seconds, cpu,
                     f": FAILED, {res.failed}" if res.failed else "")
         ckpt.unlink(missing_ok=True)
     return done

@@ -20,6 +20,7 @@ the engine ("auto": the fast path where one exists).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -239,7 +240,7 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
     best_epoch = [0] * len(configs)
     history = {"val_acc": [], "train_ce": [], "train_penalty": [], "layer_sigma_max": [], "probe_sigma_max_J": []}
     perms_t = torch.tensor(np.array(rep.perms), device=device)
-    start_epoch, elapsed, failed = 0, 0.0, [""] * len(configs)
+    start_epoch, elapsed, cpu_elapsed, failed = 0, 0.0, 0.0, [""] * len(configs)
     # the pass in progress: (shuffles (R, n), group elements (R, n), position); a pass starts at an epoch's start
     # unless steps_per_epoch cuts epochs inside passes
     stream: tuple[Tensor, Tensor, int] | None = None
@@ -258,11 +259,12 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
                 gen.set_state(s)
             best_acc, best_epoch, history = state["best_acc"], state["best_epoch"], state["history"]
             start_epoch, elapsed = state["epoch"], state["elapsed"]
+            cpu_elapsed = state.get("cpu_elapsed", float("nan"))  # nan: a checkpoint that did not record it
             failed = state.get("failed", failed)
             stream = state.get("stream", stream)
             if progress:
                 progress(start_epoch)
-    t0, last_save = time.perf_counter(), time.perf_counter()
+    t0, cpu0, last_save = time.perf_counter(), time.process_time(), time.perf_counter()
     bs = c0.batch_size
     buf = torch.empty(len(configs) * min(bs, n) * (1 if c0.model == "DA" else order), d, device=device, dtype=dtype)
     steps = c0.steps_per_epoch or -(-n // bs)
@@ -310,12 +312,14 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
                         "params": [p.detach() for p in params], "best": best,
                         "opt": opt.state_dict(), "gens": [g.get_state() for g in gens], "best_acc": best_acc,
                         "best_epoch": best_epoch, "history": history, "epoch": epoch + 1,
-                        "elapsed": elapsed + now - t0, "failed": failed,
+                        "elapsed": elapsed + now - t0, "cpu_elapsed": cpu_elapsed + time.process_time() - cpu0,
+                        "failed": failed,
                         **({"stream": stream} if c0.steps_per_epoch else {})}, checkpoint)
             last_save = now
         if progress:
             progress(1)
     seconds = elapsed + time.perf_counter() - t0
+    cpu = cpu_elapsed + time.process_time() - cpu0
     for i, acc_i in enumerate(best_acc.tolist()):
         failed[i] = failed[i] or _collapsed(acc_i, data.val_y, configs[i])
     prov = {**provenance(device, [c.key() for c in configs]), "path": arch.path}
@@ -324,7 +328,7 @@ def train_stack(configs: list[RunConfig], data: TrainData, rep: Representation, 
         results.append(RunResult(
             config=c, state_dict=arch.unstack(best, r), best_epoch=best_epoch[r], best_val_acc=float(best_acc[r]),
             history={k: [row[r] for row in v] for k, v in history.items()}, seconds=seconds / len(configs),
-            failed=failed[r], provenance=prov))
+            failed=failed[r], provenance=prov, cpu_seconds=None if math.isnan(cpu) else cpu / len(configs)))
     return results
 
 

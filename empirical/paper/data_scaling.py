@@ -154,7 +154,8 @@ def kind_of(c: RunConfig) -> str:
 def _record(ctx: Context, res) -> dict[str, Any]:
     c = res.config
     rec = {"group": c.group, "kind": kind_of(c), "n": c.n_train, "steps": c.steps(), "seed": c.seed,
-           "key": c.key(), "seconds": res.seconds, "best_epoch": res.best_epoch, "failed": res.failed}
+           "key": c.key(), "seconds": res.seconds, "cpu_seconds": res.cpu_seconds, "best_epoch": res.best_epoch,
+           "failed": res.failed}
     if not res.failed:
         ev = evaluate(ctx, res, metrics=EVAL_METRICS)
         rec.update({m: ev[m] for m in METRICS})
@@ -236,5 +237,7 @@ def document(ctx: Context, sizes: list[int], records: list[dict[str, Any]], plan
         "plan": [{"part": p.name, "runs": len(p.configs), "measured": sum(c.key() in have for c in p.configs),
                   "reduced": p.stage in REDUCED_STAGES} for p in planned],
         "training_seconds": sum(r["seconds"] for r in records),
+        "training_cpu_seconds": {"runs": sum(r.get("cpu_seconds") is not None for r in records),
+                                 "seconds": sum(r.get("cpu_seconds") or 0.0 for r in records)},
         "rows": rows(records),
     }

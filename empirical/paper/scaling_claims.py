@@ -298,6 +298,14 @@ def table_markdown(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _cpu_note(doc: dict[str, Any]) -> str:
+    """The CPU time the runs that recorded it spent (runs trained before it was recorded did not)."""
+    cpu = doc.get("training_cpu_seconds") or {}
+    if not cpu.get("runs"):
+        return ""
+    return f"; the CPU time, recorded by {cpu['runs']} of these runs: {cpu['seconds']:,.0f} s"
+
+
 def scope_lines(doc: dict[str, Any]) -> list[str]:
     """What was measured and what not: the split, the budget, the nu, the plan's parts with their runs measured."""
     hours = doc.get("training_seconds", 0.0) / 3600
@@ -309,7 +317,8 @@ def scope_lines(doc: dict[str, Any]) -> list[str]:
              f"- IR's nu: {', '.join(f'{g} {v:g}' for g, v in doc['nu'].items())}, from {doc['nu_source']}; not "
              f"retuned per n.",
              f"- Training cost of the runs measured: {doc.get('training_seconds', 0.0):,.0f} s = {hours:.2f} "
-             f"core-hours (each run's recorded seconds, one thread; evaluation not counted).",
+             f"hours of one core, in the wall seconds the runs recorded (one thread each; evaluation not counted): on "
+             f"a busy machine an upper bound on the core time{_cpu_note(doc)}.",
              "- The grid, in priority order (runs measured / planned):"]
     lines += [f"  - {p['part']}: {p['measured']}/{p['runs']}" + (" (reduced design)" if p.get("reduced") else "")
               for p in doc["plan"]]

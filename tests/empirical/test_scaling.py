@@ -94,6 +94,7 @@ def test_a_tiny_grid_end_to_end_on_the_fixture_resumes_without_training(tmp_path
         if r["kind"] == "WT":  # invariant by construction: every orbit member gets one class
             assert r["orbit_agree"][0] == 100.0 and r["orbit_acc"][0] == pytest.approx(r["acc"][0])
     assert doc["training_seconds"] == pytest.approx(sum(r["training_seconds"] for r in doc["rows"]))
+    assert doc["training_cpu_seconds"]["runs"] == 8 and doc["training_cpu_seconds"]["seconds"] > 0
 
     def no_training(*a, **k):
         raise AssertionError("a cached run was trained again")

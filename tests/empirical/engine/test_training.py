@@ -144,6 +144,34 @@ def test_interrupted_stack_resumes_to_the_same_result(tmp_path):
         assert a.history == b.history
 
 
+
+def test_a_run_records_its_cpu_seconds_through_a_resume_and_the_store(tmp_path, monkeypatch):
+    # process_time is replaced by a clock that advances 1 s per call, so each segment's CPU time is known exactly:
+    # a resumed run must add the checkpointed segment's to its own, not start again from 0
+    import empirical.engine.training as training
+
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(training.time, "process_time", lambda: float(next(ticks)))
+    data = toy_data()
+    cfgs = [RunConfig(model="DA", seed=s, **{**SMALL, "epochs": 5}) for s in (0, 1)]
+    straight = train_stack(cfgs, data, REP)
+    assert [r.cpu_seconds for r in straight] == [0.5, 0.5]  # start and end read the clock: 1 s for two runs
+    interrupt(cfgs, data, REP, tmp_path / "stack.ckpt", after=3)
+    resumed = train_stack(cfgs, data, REP, checkpoint=tmp_path / "stack.ckpt", checkpoint_seconds=0.0)
+    # the interrupted segment read its start and saved after epochs 1-3 (3 s in its last checkpoint); the resumed
+    # one read its start, saved after epoch 4 and read its end (2 s): 5 s, 2.5 per run (1.0 if it restarted at 0)
+    assert [r.cpu_seconds for r in resumed] == [2.5, 2.5]
+    save_result(resumed[0], tmp_path)
+    assert load_result(cfgs[0], tmp_path).cpu_seconds == 2.5
+
+
+def test_cpu_seconds_are_the_process_time_spent_training():
+    data = toy_data()
+    res = train_stack([RunConfig(model="DA", seed=0, **{**SMALL, "epochs": 20})], data, REP)[0]
+    # one thread's CPU time cannot pass the wall time by more than the other threads torch may use
+    assert 0 < res.cpu_seconds <= res.seconds * torch.get_num_threads() + 0.05
+
+
 def test_a_diverged_run_is_marked_failed_and_its_stack_finishes():
     # nu = inf makes the penalty inf at the first step: that run fails; the healthy one beside it
     # trains to exactly the bits it has in a healthy stack of the same size.

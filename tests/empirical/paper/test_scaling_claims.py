@@ -117,7 +117,7 @@ def test_figure_and_markdown(tmp_path):
     (tmp_path / "data_scaling").mkdir()
     (tmp_path / "data_scaling" / "scaling.json").write_text(json.dumps(doc))
     md = sc.scaling_markdown(tmp_path)
-    assert "| R4 | DA | 51,042 | 6,000 | 2 |" in md and "**holds**" in md and "1.00 core-hours" in md
+    assert "| R4 | DA | 51,042 | 6,000 | 2 |" in md and "**holds**" in md and "1.00 hours of one core" in md
     assert "Not measured yet" in sc.scaling_markdown(tmp_path / "elsewhere")
 
 
@@ -149,3 +149,12 @@ def test_the_report_puts_the_scaling_claims_in_the_ledger(tmp_path):
     claims = (tmp_path / "CLAIMS.md").read_text()
     assert claims.count("`scaling_") == 8 and "**holds only for R4**" in claims
     assert "## Does DA learn genuine invariance with more data?" in (tmp_path / "README.md").read_text()
+
+
+def test_the_cost_line_says_its_seconds_are_wall_time_and_adds_the_cpu_time_the_runs_recorded():
+    doc = _doc(_genuine("R4"))
+    (line,) = [x for x in sc.scope_lines(doc) if x.startswith("- Training cost")]
+    assert "3,600 s = 1.00 hours of one core, in the wall seconds" in line and "CPU" not in line
+    doc["training_cpu_seconds"] = {"runs": 3, "seconds": 1234.0}
+    (line,) = [x for x in sc.scope_lines(doc) if x.startswith("- Training cost")]
+    assert line.endswith("the CPU time, recorded by 3 of these runs: 1,234 s.")
