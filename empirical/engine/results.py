@@ -86,12 +86,17 @@ def regime(device: torch.device | str, stack: int) -> str:
 
 
 def regime_of(prov: dict) -> str:
-    """The regime a run's recorded provenance names ('' when it recorded too little to tell)."""
+    """The regime a run's recorded provenance names ('' when it recorded too little to tell).
+
+    A CPU run trained alone is exact only on one thread: alone on two, its bits differ (README, Reproducibility),
+    so it is named by its thread count and stands in for no exact run.
+    """
     try:
         kind, stack = torch.device(prov["device"]).type, len(prov["stack"])
-        mode = "exact" if kind == "cpu" and stack <= 1 else "stacked"
+        mode = "stacked" if kind != "cpu" or stack > 1 else "exact" if prov["threads"] == 1 else \
+            f"alone-{int(prov['threads'])}-threads"
         return f"engine{prov['engine']}-{kind}-{mode}-torch{prov['torch']}"
-    except (KeyError, TypeError, RuntimeError):
+    except (KeyError, TypeError, ValueError, RuntimeError):
         return ""
 
 

@@ -18,7 +18,7 @@ from empirical.engine import store
 from empirical.engine.context import Context, Scale
 from empirical.engine.evaluation import evaluate
 from empirical.engine.runs import train_all
-from empirical.engine.results import load_result, regime, result_path, save_result
+from empirical.engine.results import load_result, regime, regime_of, result_path, save_result, weights_digest
 from tests.fixtures import FIXTURE_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,9 +48,27 @@ def test_a_stacked_run_never_stands_in_for_an_exact_one(tmp_path):
     assert result_path(cfgs[0], exact.runs_dir).exists()  # refused, not deleted
 
 
+def test_a_run_trained_alone_on_two_threads_never_stands_in_for_an_exact_one(tmp_path):
+    # Its bits differ from the one-thread run's (README, Reproducibility), so a cache entry that records two threads,
+    # whether in the regime's folder or in the flat layout of older caches, is not reused: the run is trained again.
+    ctx = tiny_ctx(tmp_path)
+    cfg = ctx.config(model="DA", seed=0)
+    res = train_all(ctx, [cfg])[0]
+    two = replace(res, provenance={**res.provenance, "threads": 2})
+    save_result(two, ctx.runs_dir)
+    assert load_result(cfg, ctx.runs_dir, ctx.regime) is None
+    result_path(cfg, ctx.runs_dir).rename(result_path(cfg, tmp_path))  # the flat layout, adopted only if exact
+    again = train_all(ctx, [cfg])[0]  # trained again (an adopted entry would record 2 threads), to the same bits
+    assert again.provenance["threads"] == 1 and weights_digest(again) == weights_digest(res)
+    assert load_result(cfg, ctx.runs_dir, ctx.regime).provenance["threads"] == 1
+
+
 def test_regime_names_engine_device_mode_and_torch():
     assert regime("cpu", 1).endswith(f"cpu-exact-torch{torch.__version__}")
     assert "cpu-stacked" in regime("cpu", 4) and "cuda-stacked" in regime("cuda", 1)
+    prov = {"engine": 2, "device": "cpu", "torch": torch.__version__, "stack": ["k"], "threads": 1}
+    assert regime_of(prov) == regime("cpu", 1) and regime_of({**prov, "stack": ["k", "j"]}) == regime("cpu", 2)
+    assert "cpu-alone-2-threads" in regime_of({**prov, "threads": 2}) and regime_of({**prov, "threads": None}) == ""
 
 
 def test_a_cache_from_before_regimes_is_adopted_not_retrained(tmp_path):
