@@ -51,13 +51,14 @@ class RunResult:
 
 
 @functools.cache
-def code_version() -> str:
-    """The git commit of this checkout (with '+dirty' for uncommitted changes), else the package version."""
-    here = Path(__file__).resolve().parent
+def code_version(folder: Path = Path(__file__).resolve().parent) -> str:
+    """The git commit of the checkout holding ``folder`` (with '+dirty' for uncommitted changes outside the outputs'
+    folder, paper_figures/, which the commands themselves rewrite), else the package version."""
     try:
-        run = functools.partial(subprocess.run, cwd=here, capture_output=True, text=True, timeout=10, check=True)
+        run = functools.partial(subprocess.run, cwd=folder, capture_output=True, text=True, timeout=10, check=True)
         commit = run(["git", "rev-parse", "--short=12", "HEAD"]).stdout.strip()
-        dirty = run(["git", "status", "--porcelain", "--untracked-files=no"]).stdout.strip()
+        dirty = run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                     ":(top,exclude)paper_figures"]).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         from importlib.metadata import PackageNotFoundError, version

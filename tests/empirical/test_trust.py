@@ -192,3 +192,25 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 130 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "rerun" in proc.stderr
+
+
+def test_the_code_version_is_dirty_for_changed_code_not_for_rewritten_outputs(tmp_path):
+    # Each command rewrites paper_figures/; before, the second command of a regeneration stamped its outputs
+    # '+dirty' because the first had rewritten a committed output.
+    from empirical.engine.results import code_version
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    (tmp_path / "paper_figures").mkdir()
+    (tmp_path / "paper_figures" / "table1.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "c"]):
+        subprocess.run([*git, *cmd], check=True, capture_output=True)
+    clean = code_version(tmp_path)
+    assert len(clean) == 12 and "dirty" not in clean
+    (tmp_path / "paper_figures" / "table1.json").write_text('{"rows": []}')
+    code_version.cache_clear()
+    assert code_version(tmp_path) == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    code_version.cache_clear()
+    assert code_version(tmp_path) == clean + "+dirty"
+    code_version.cache_clear()
