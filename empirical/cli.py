@@ -25,8 +25,8 @@ from empirical.engine.context import FULL, PAPER_OUT, QUICK, Context, scale_tag
 from empirical.engine.executors import EXECUTORS, WorkerDied, make_executor
 from empirical.engine.store import StoreError, check_writable, clean_orphans
 
-__all__ = ["add_arguments", "positive_int", "non_negative_int", "UsageError", "resolve_device", "in_subfolder", "context_from_args",
-           "default_context", "parse_context", "command"]
+__all__ = ["add_arguments", "positive_int", "non_negative_int", "UsageError", "resolve_device", "in_subfolder",
+           "context_from_args", "default_context", "parse_context", "command"]
 
 log = logging.getLogger("empirical")
 

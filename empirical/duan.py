@@ -54,7 +54,8 @@ def parser() -> argparse.ArgumentParser:
                                               formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("--groups", nargs="+", default=["R4"], choices=["R4"],
                    help="the group: R4, the paper's C4 rotating the 14 x 14 image (the only one)")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="draws the images; the k-th run seed is seed + k (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="draws the images; the k-th run seed is seed + k (default 0)")
     p.add_argument("--long-epochs", type=non_negative_int, default=None,
                    help=f"one DA + MSE run continued this long, 0: none (full: {FULL.long_epochs}; --quick: 0)")
     p.add_argument("--redraw", action="store_true",

@@ -47,10 +47,15 @@ def arch_of(path: Path) -> str:
     return arch
 
 
+def _seeds_asked(row: dict[str, Any]) -> int:
+    """How many seeds the table trained for ``row``: those in its means and those that failed."""
+    return row["seeds"] + len(row.get("failed", []))
+
+
 def _committed(row: dict[str, Any], seed: int) -> dict[str, float] | None:
     """The per-seed numbers of ``seed`` in ``row`` (its list skips failed seeds); None if that seed failed."""
     failed = {f["seed"] for f in row.get("failed", [])}
-    ok = [s for s in range(row["seeds"] + len(failed)) if s not in failed]
+    ok = [s for s in range(_seeds_asked(row)) if s not in failed]
     return row["per_seed"][ok.index(seed)] if seed in ok else None
 
 
@@ -80,8 +85,8 @@ def _line(r: dict[str, Any]) -> str:
         return "failed" if d is None else f"acc {100 * d['acc']:.3f} %, LI {d['LI']:.6g}, DI {d['DI']:.6g}, " \
                                           f"NLI {d['NLI']:.6g}"
     verdict = "the same" if r["same"] else "DIFFERENT"
-    return (f"{r['group']} {r['model']} seed {r['seed']} (run {r['key']}): {verdict}\n  today:     {numbers(r['today'])}"
-            f"\n  committed: {numbers(r['committed'])}")
+    return (f"{r['group']} {r['model']} seed {r['seed']} (run {r['key']}): {verdict}\n"
+            f"  today:     {numbers(r['today'])}\n  committed: {numbers(r['committed'])}")
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -125,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         arch, doc = arch_of(args.table), _read(args.table)
         groups = _choose(args.group, list(dict.fromkeys(r["group"] for r in doc["rows"])), "group")
         models = _choose(args.model, list(dict.fromkeys(r["model"] for r in doc["rows"])), "model")
-        seeds = _choose(args.seed, list(range(max(r["seeds"] + len(r.get("failed", [])) for r in doc["rows"]))),
-                        "seed")
+        seeds = _choose(args.seed, list(range(max(_seeds_asked(r) for r in doc["rows"]))), "seed")
         check_data_dir(args.data_dir)
     except (UsageError, DataError) as exc:
         print(f"{p.prog}: error: {exc}", file=sys.stderr)

@@ -81,9 +81,8 @@ def regime(device: torch.device | str, stack: int) -> str:
     run's last bits depend on the runs beside it, a CUDA run's on the GPU, every run's on the engine and torch:
     runs made in different regimes never stand in for each other.
     """
-    kind = torch.device(device).type
-    mode = "exact" if kind == "cpu" and stack == 1 else "stacked"
-    return f"engine{ENGINE}-{kind}-{mode}-torch{torch.__version__}"
+    # one thread: engine.runs trains every run of an exact context on one
+    return _regime_name(ENGINE, torch.device(device).type, stack, 1, torch.__version__)
 
 
 def regime_of(prov: dict) -> str:
@@ -93,12 +92,21 @@ def regime_of(prov: dict) -> str:
     so it is named by its thread count and stands in for no exact run.
     """
     try:
-        kind, stack = torch.device(prov["device"]).type, len(prov["stack"])
-        mode = "stacked" if kind != "cpu" or stack > 1 else "exact" if prov["threads"] == 1 else \
-            f"alone-{int(prov['threads'])}-threads"
-        return f"engine{prov['engine']}-{kind}-{mode}-torch{prov['torch']}"
+        return _regime_name(prov["engine"], torch.device(prov["device"]).type, len(prov["stack"]), prov["threads"],
+                            prov["torch"])
     except (KeyError, TypeError, ValueError, RuntimeError):
         return ""
+
+
+def _regime_name(engine: int, kind: str, stack: int, threads: int, torch_version: str) -> str:
+    """The one rule both name regimes by: exact = a CPU run trained alone on one thread."""
+    if kind != "cpu" or stack > 1:
+        mode = "stacked"
+    elif threads == 1:
+        mode = "exact"
+    else:
+        mode = f"alone-{int(threads)}-threads"
+    return f"engine{engine}-{kind}-{mode}-torch{torch_version}"
 
 
 def result_path(config: RunConfig, cache_dir: Path) -> Path:

@@ -144,7 +144,6 @@ def test_interrupted_stack_resumes_to_the_same_result(tmp_path):
         assert a.history == b.history
 
 
-
 def test_a_run_records_its_cpu_seconds_through_a_resume_and_the_store(tmp_path, monkeypatch):
     # process_time is replaced by a clock that advances 1 s per call, so each segment's CPU time is known exactly:
     # a resumed run must add the checkpointed segment's to its own, not start again from 0
